@@ -1,0 +1,37 @@
+"""mp_async: an asyncio client for mParticle's server-side HTTP APIs."""
+
+from .client import MParticle
+from .errors import (
+    APIError,
+    InvalidRequest,
+    MParticleError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthorized,
+)
+from .hosts import Hosts, Workspace
+from .request import Request, Response
+from .retry import RetryPolicy
+from .session import Session
+
+__all__ = [
+    "APIError",
+    "Hosts",
+    "InvalidRequest",
+    "MParticle",
+    "MParticleError",
+    "NotFound",
+    "RateLimited",
+    "Request",
+    "Response",
+    "RetryPolicy",
+    "ServerError",
+    "Session",
+    "TransportError",
+    "Unauthorized",
+    "Workspace",
+]
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,280 @@
+"""The Profile API: look a user's profile up by MPID, or resolve it from an identity."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import Any, Literal
+
+import attrs
+
+from ..auth.base import AuthStrategy
+from ..converter import structure
+from ..errors import InvalidRequest, MissingCredentials, MParticleError
+from ..hosts import Hosts, Workspace
+from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH
+from ..request import Request
+from ..session import Session
+
+__all__ = [
+    "Attribution",
+    "AudienceMembership",
+    "Identity",
+    "Profile",
+    "ProfileAPI",
+    "ProfileResult",
+]
+
+_MPID_MIN, _MPID_MAX = -(2**63), 2**63 - 1
+
+
+@attrs.frozen
+class Identity:
+    """One device or user identity on a profile."""
+
+    type: str
+    value: str | None = None
+    encoding: str = "none"
+
+
+@attrs.frozen
+class AudienceMembership:
+    """An audience the user belongs to."""
+
+    audience_id: int
+    audience_name: str | None = None
+    public_audience_name: str | None = None
+    expiration_timestamp_ms: int | None = None
+
+
+@attrs.frozen
+class Attribution:
+    """An attribution record of the user (install or campaign)."""
+
+    campaign: str | None = None
+    campaign_id: str | None = None
+    publisher: str | None = None
+    publisher_id: str | None = None
+    timestamp_ms: int | None = None
+
+
+@attrs.frozen
+class Profile:
+    """A user profile as the Profile API returns it; parts not asked for stay empty."""
+
+    mpid: int
+    device_identities: tuple[Identity, ...] = ()
+    user_identities: tuple[Identity, ...] = ()
+    user_attributes: dict[str, Any] = attrs.field(factory=dict)
+    audience_memberships: tuple[AudienceMembership, ...] = ()
+    attribution: tuple[Attribution, ...] = ()
+
+    def identity(self, identity_type: str) -> str | None:
+        """The value of the user or device identity of ``identity_type``, if the profile has one."""
+        for identity in (*self.user_identities, *self.device_identities):
+            if identity.type == identity_type:
+                return identity.value
+        return None
+
+
+@attrs.frozen
+class ProfileResult:
+    """One outcome of ``get_many``: the ``mpid`` asked for, and its ``profile`` or ``error``."""
+
+    mpid: int | str
+    profile: Profile | None = None
+    error: MParticleError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the lookup returned a profile."""
+        return self.error is None
+
+
+def validate_mpid(mpid: object) -> int:
+    """An MPID as an int: a signed 64-bit integer, given as an int or a string of digits."""
+    if isinstance(mpid, bool):
+        raise InvalidRequest(f"mpid must be a signed 64-bit integer, got {mpid!r}")
+    value: int
+    if isinstance(mpid, int):
+        value = mpid
+    elif isinstance(mpid, str) and mpid.strip().lstrip("-").isdigit():
+        value = int(mpid)
+    else:
+        raise InvalidRequest(f"mpid must be a signed 64-bit integer, got {mpid!r}")
+    if not _MPID_MIN <= value <= _MPID_MAX or value == 0:
+        raise InvalidRequest(f"mpid must be a non-zero signed 64-bit integer, got {mpid!r}")
+    return value
+
+
+def fields_param(fields: Iterable[str] | str | None) -> str:
+    """The ``fields`` query value; anything but the documented field names is rejected."""
+    if fields is None:
+        return _ALL_FIELDS
+    chosen = (fields,) if isinstance(fields, str) else tuple(fields)
+    if not chosen:
+        raise InvalidRequest(f"fields must name at least one of: {', '.join(PROFILE_FIELDS)}")
+    unknown = [f for f in chosen if f not in PROFILE_FIELDS]
+    if unknown:
+        raise InvalidRequest(
+            f"fields: {', '.join(map(repr, unknown))} is not a Profile API field; "
+            f"allowed: {', '.join(PROFILE_FIELDS)}"
+        )
+    return ",".join(dict.fromkeys(chosen))
+
+
+_ALL_FIELDS = ",".join(PROFILE_FIELDS)
+
+
+def _non_empty_str(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+class ProfileAPI:
+    """``GET /userprofile/v1/{org}/{account}/{workspace}/{mpid}`` and ``POST …/resolve/…``."""
+
+    def __init__(
+        self,
+        session: Session,
+        auth: AuthStrategy | None,
+        workspace: Workspace,
+        hosts: Hosts | None = None,
+    ) -> None:
+        self._session = session
+        self._auth = auth
+        hosts = hosts or Hosts.us1()
+        scope = f"{workspace.org_id}/{workspace.account_id}/{workspace.workspace_id}"
+        self._profile_prefix = f"{hosts.api}{PROFILE_PATH}/{scope}/"
+        self._resolve_url = f"{hosts.api}{PROFILE_PATH}/resolve/{scope}"
+
+    def _credentials(self) -> AuthStrategy:
+        if self._auth is None:
+            raise MissingCredentials(
+                "the Profile API needs OAuth credentials: pass oauth=OAuthClientCredentials(...)"
+            )
+        return self._auth
+
+    async def get(self, mpid: int | str, *, fields: Iterable[str] | str | None = None) -> Profile:
+        """The profile of ``mpid`` (all documented fields unless ``fields`` names some)."""
+        return await self._fetch(validate_mpid(mpid), fields_param(fields))
+
+    async def _fetch(self, mpid: int, fields_value: str) -> Profile:
+        request = Request(
+            "GET", f"{self._profile_prefix}{mpid}", params={"fields": fields_value}, api="profile"
+        )
+        response = await self._session.send(request, self._credentials())
+        return structure(response.json(), Profile, method="GET", path=response.path)
+
+    async def resolve(
+        self,
+        identity_type: str,
+        value: str,
+        *,
+        environment: str = "production",
+        fields: Iterable[str] | str | None = None,
+        method: Literal["POST", "GET"] = "POST",
+    ) -> Profile:
+        """The profile of the user with identity ``identity_type`` = ``value``.
+
+        mParticle's rendered docs show this call as ``GET`` with a JSON body; the docs source
+        and production clients send ``POST``, which is the default. ``method="GET"`` sends the
+        documented ``GET``-with-body form.
+        """
+        auth = self._credentials()
+        _non_empty_str("identity_type", identity_type)
+        _non_empty_str("value", value)
+        if environment not in ENVIRONMENTS:
+            raise InvalidRequest(
+                f"environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+            )
+        if method not in ("POST", "GET"):
+            raise InvalidRequest(f"method must be 'POST' or 'GET', got {method!r}")
+        request = Request.json(
+            method,
+            self._resolve_url,
+            {"environment_type": environment, "identity": {"type": identity_type, "value": value}},
+            params={"fields": fields_param(fields)},
+            api="profile",
+        )
+        response = await self._session.send(request, auth)
+        return structure(response.json(), Profile, method=method, path=response.path)
+
+    async def get_many(
+        self,
+        mpids: Iterable[int | str] | AsyncIterable[int | str],
+        *,
+        concurrency: int = 32,
+        fields: Iterable[str] | str | None = None,
+    ) -> AsyncIterator[ProfileResult]:
+        """Look up every MPID, at most ``concurrency`` at a time, yielding results as they finish.
+
+        The input is read lazily (a generator of millions is fine). A lookup that fails yields
+        a result with its ``error``; the stream goes on. Results come in completion order.
+        Leaving the loop early cancels the lookups in flight.
+        """
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidRequest(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        self._credentials()
+        fields_value = fields_param(fields)
+        source = _MpidSource(mpids)
+        # Bounded, so a slow consumer holds the workers back instead of piling results up.
+        # A worker puts None when the input is exhausted, or the exception that stopped it.
+        results: asyncio.Queue[ProfileResult | Exception | None] = asyncio.Queue(concurrency)
+
+        async def worker() -> None:
+            end: Exception | None = None
+            try:
+                while (mpid := await source.next()) is not _EXHAUSTED:
+                    await results.put(await self._lookup(mpid, fields_value))
+            except Exception as exc:  # a bug, or a failing input iterator: re-raised below
+                end = exc
+            await results.put(end)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+        running = len(workers)
+        try:
+            while running:
+                result = await results.get()
+                if isinstance(result, ProfileResult):
+                    yield result
+                elif result is None:
+                    running -= 1
+                else:
+                    raise result
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _lookup(self, mpid: int | str, fields_value: str) -> ProfileResult:
+        try:
+            profile = await self._fetch(validate_mpid(mpid), fields_value)
+        except MParticleError as exc:
+            return ProfileResult(mpid, error=exc)
+        return ProfileResult(mpid, profile=profile)
+
+
+_EXHAUSTED: Any = object()
+
+
+class _MpidSource:
+    """Hands out MPIDs one at a time from a sync or async iterable, to many workers."""
+
+    def __init__(self, mpids: Iterable[int | str] | AsyncIterable[int | str]) -> None:
+        self._sync = iter(mpids) if not isinstance(mpids, AsyncIterable) else None
+        self._async = aiter(mpids) if isinstance(mpids, AsyncIterable) else None
+        self._lock = asyncio.Lock()
+
+    async def next(self) -> Any:
+        if self._sync is not None:
+            return next(self._sync, _EXHAUSTED)
+        assert self._async is not None
+        # An async generator cannot be advanced by two workers at once.
+        async with self._lock:
+            try:
+                return await anext(self._async)
+            except StopAsyncIteration:
+                return _EXHAUSTED
+

@@ -1,0 +1,162 @@
+"""OAuth client credentials: one cached bearer token, shared, refreshed ahead of expiry.
+
+mParticle's tokens live 8 hours, cannot be revoked and take 1-3 s to issue, so the strategy
+fetches one, shares it between every caller, and refreshes it in the background a margin
+before it expires. However many coroutines need a token at once, one request is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from ..errors import InvalidRequest, UnexpectedResponse, excerpt
+from ..request import Request
+from .base import Sender
+from .basic import _non_empty
+
+__all__ = ["DEFAULT_TOKEN_URL", "OAuthClientCredentials"]
+
+log = logging.getLogger("mp_async.auth")
+
+DEFAULT_TOKEN_URL = "https://sso.auth.mparticle.com/oauth/token"
+AUDIENCE = "https://api.mparticle.com"
+
+
+@attrs.frozen
+class _Token:
+    authorization: str = attrs.field(repr=False)  # "Bearer <access token>"
+    refresh_at: float  # monotonic: start a background refresh from here
+    expires_at: float  # monotonic: never send it after this
+
+
+@attrs.define
+class OAuthClientCredentials:
+    """Bearer tokens for the Profile, Platform and Group APIs from a client id and secret.
+
+    ``refresh_margin`` is how long before expiry a refresh starts (default 5 minutes, never more
+    than half a token's lifetime); callers keep using the current token meanwhile. The token
+    call has its own ``token_timeout``. ``token_url`` defaults to the one named by the client's
+    ``Hosts``, or US1's when the strategy is used on its own.
+    """
+
+    client_id: str = attrs.field(validator=_non_empty)
+    client_secret: str = attrs.field(validator=_non_empty, repr=False)
+    token_url: str | None = None
+    audience: str = AUDIENCE
+    refresh_margin: float = 300.0
+    token_timeout: float = 10.0
+    clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False, eq=False)
+    _token: _Token | None = attrs.field(default=None, init=False, repr=False, eq=False)
+    _refresh: asyncio.Task[_Token] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False
+    )
+    #: How many token requests this strategy has made (for monitoring and tests).
+    fetch_count: int = attrs.field(default=0, init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.refresh_margin:
+            raise InvalidRequest("OAuthClientCredentials.refresh_margin must be >= 0")
+        if not self.token_timeout > 0:
+            raise InvalidRequest("OAuthClientCredentials.token_timeout must be > 0")
+
+    async def apply(self, request: Request, sender: Sender) -> Request:
+        """Add ``Authorization: Bearer …``, fetching or refreshing the token as needed."""
+        token = self._token
+        now = self.clock()
+        if token is None or now >= token.expires_at:
+            token = await self._wait_for_refresh(sender)
+        elif now >= token.refresh_at:
+            self._start_refresh(sender)
+        return request.with_headers({"Authorization": token.authorization})
+
+    def invalidate(self, sent: Request) -> bool:
+        """After a 401: drop the cached token, but only if it is the one ``sent`` carried."""
+        token = self._token
+        sent_auth = sent.headers.get("Authorization")
+        if token is not None and token.authorization == sent_auth:
+            self._token = None
+        # Either we just dropped it, or another caller already replaced it: a retry gets a
+        # fresh one. A request that carried no token of ours gains nothing by retrying.
+        return sent_auth is not None
+
+    async def _wait_for_refresh(self, sender: Sender) -> _Token:
+        # Every waiter awaits the same task; it is shielded so that one caller's cancellation
+        # does not cancel the fetch the others are waiting for.
+        return await asyncio.shield(self._start_refresh(sender))
+
+    def _start_refresh(self, sender: Sender) -> asyncio.Task[_Token]:
+        task = self._refresh
+        if task is None or task.done():
+            task = asyncio.get_running_loop().create_task(self._fetch(sender))
+            task.add_done_callback(_consume_exception)
+            self._refresh = task
+        return task
+
+    async def _fetch(self, sender: Sender) -> _Token:
+        url = self.token_url or DEFAULT_TOKEN_URL
+        request = Request.json(
+            "POST",
+            url,
+            {
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "audience": self.audience,
+                "grant_type": "client_credentials",
+            },
+            api="sso",
+            timeout=self.token_timeout,
+        )
+        self.fetch_count += 1
+        started = self.clock()
+        log.debug("fetching an OAuth token from %s", url)
+        response = await sender.send(request)
+        document: Any = response.json()
+        access_token = document.get("access_token") if isinstance(document, dict) else None
+        expires_in = document.get("expires_in", 28800) if isinstance(document, dict) else None
+        if (
+            not isinstance(access_token, str)
+            or not access_token
+            or not isinstance(expires_in, (int, float))
+            or isinstance(expires_in, bool)
+            or expires_in <= 0
+        ):
+            raise UnexpectedResponse(
+                f"POST {response.path} -> {response.status}: the token reply has no usable "
+                "access_token and expires_in",
+                status=response.status,
+                method="POST",
+                path=response.path,
+                # The excerpt could hold a token: keep only the field names.
+                body_excerpt=_keys_only(document, response.body),
+            )
+        lifetime = float(expires_in)
+        margin = min(self.refresh_margin, lifetime / 2)
+        token = _Token(
+            authorization=f"Bearer {access_token}",
+            refresh_at=started + lifetime - margin,
+            expires_at=started + lifetime,
+        )
+        self._token = token
+        log.debug("got an OAuth token valid for %.0f s", lifetime)
+        return token
+
+
+def _keys_only(document: Any, body: bytes) -> str:
+    if isinstance(document, dict):
+        return "{" + ", ".join(repr(k) for k in document) + "}"
+    return excerpt(body) if not body.strip().startswith((b"{", b"[")) else "(JSON, not an object)"
+
+
+def _consume_exception(task: asyncio.Task[_Token]) -> None:
+    # A background refresh that failed is retried by the next caller; its error must not be
+    # reported as "never retrieved".
+    if not task.cancelled():
+        with contextlib.suppress(BaseException):
+            task.exception()

@@ -1,0 +1,134 @@
+"""``MParticle``: one long-lived object per application, holding a Session and every API."""
+
+from __future__ import annotations
+
+import os
+import ssl as ssl_module
+from collections.abc import Mapping
+from types import TracebackType
+
+import attrs
+
+from .api.profiles import ProfileAPI
+from .auth.base import AuthStrategy
+from .auth.basic import BasicAuth
+from .auth.hmac import HmacDigestAuth
+from .auth.oauth import OAuthClientCredentials
+from .errors import InvalidRequest
+from .hosts import Hosts, Workspace
+from .retry import RetryPolicy
+from .session import DEFAULT_TIMEOUT, Session
+
+__all__ = ["MParticle"]
+
+
+class MParticle:
+    """The client: ``async with MParticle(...) as mp: await mp.profiles.get(mpid)``.
+
+    ``oauth`` serves the Profile, Platform and Group APIs; ``identity_auth`` the Identity API;
+    ``events_auth`` the Events API. An API whose credentials were not given raises
+    ``MissingCredentials`` when called. All APIs share one connection pool and retry policy.
+    """
+
+    def __init__(
+        self,
+        *,
+        oauth: OAuthClientCredentials | None = None,
+        identity_auth: AuthStrategy | None = None,
+        events_auth: AuthStrategy | None = None,
+        workspace: Workspace | None = None,
+        hosts: Hosts | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_connections: int = 100,
+        ssl: ssl_module.SSLContext | bool = True,
+        session: Session | None = None,
+    ) -> None:
+        self.hosts = hosts or Hosts.us1()
+        self.workspace = workspace
+        if oauth is not None and oauth.token_url is None:
+            # The token endpoint follows the hosts (a local emulator, another pod).
+            oauth = attrs.evolve(oauth, token_url=self.hosts.token_url)
+        self.oauth = oauth
+        self.identity_auth = identity_auth
+        self.events_auth = events_auth
+        self.session = session or Session(
+            retry=retry, timeout=timeout, max_connections=max_connections, ssl=ssl
+        )
+        self._profiles: ProfileAPI | None = None
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> MParticle:
+        """A client configured from ``MPARTICLE_*`` environment variables (see the README)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(f"MPARTICLE_{name}")
+            return value if value else None
+
+        kwargs: dict[str, object] = {}
+        client_id, client_secret = get("CLIENT_ID"), get("CLIENT_SECRET")
+        if client_id and client_secret:
+            kwargs["oauth"] = OAuthClientCredentials(client_id, client_secret)
+        api_key, api_secret = get("API_KEY"), get("API_SECRET")
+        if api_key and api_secret:
+            kwargs["identity_auth"] = HmacDigestAuth(api_key, api_secret)
+            kwargs["events_auth"] = BasicAuth(api_key, api_secret)
+        ids = {name: get(name.upper()) for name in ("org_id", "account_id", "workspace_id")}
+        if all(ids.values()):
+            try:
+                kwargs["workspace"] = Workspace(**{k: int(v or "") for k, v in ids.items()})
+            except ValueError:
+                raise InvalidRequest(
+                    "MPARTICLE_ORG_ID, MPARTICLE_ACCOUNT_ID and MPARTICLE_WORKSPACE_ID must be "
+                    "positive integers"
+                ) from None
+        base_url, pod = get("BASE_URL"), get("POD")
+        if base_url:
+            kwargs["hosts"] = Hosts.local(base_url)
+        elif pod:
+            kwargs["hosts"] = Hosts.for_pod(pod)
+        elif api_key:
+            kwargs["hosts"] = Hosts.for_api_key(api_key)
+        kwargs.update(overrides)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"MParticle(hosts={self.hosts!r}, workspace={self.workspace!r})"
+
+    async def __aenter__(self) -> MParticle:
+        await self.session.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection pool. Safe to call more than once."""
+        await self.session.close()
+
+    def _require_workspace(self, api: str) -> Workspace:
+        if self.workspace is None:
+            raise InvalidRequest(
+                f"the {api} needs a workspace: pass workspace=Workspace(org_id, account_id, "
+                "workspace_id)"
+            )
+        return self.workspace
+
+    @property
+    def profiles(self) -> ProfileAPI:
+        """The Profile API (needs ``oauth`` and ``workspace``)."""
+        if self._profiles is None:
+            self._profiles = ProfileAPI(
+                self.session, self.oauth, self._require_workspace("Profile API"), self.hosts
+            )
+        return self._profiles
+
+    # Each further API adds its property below this line.

@@ -1,0 +1,134 @@
+"""The emulator's in-memory world: credentials, tokens, profiles, and what it has seen."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+__all__ = ["EmulatorState"]
+
+_FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
+_COUNTRIES = ("US", "GB", "DE", "FR", "AU", "JP", "BR", "CA")
+_AUDIENCES = ((101, "Frequent buyers"), (102, "Lapsed users"), (103, "Newsletter"))
+
+
+@attrs.define
+class EmulatorState:
+    """Everything the emulator knows. Tests seed it and read it back."""
+
+    client_id: str = "emulator-client-id"
+    client_secret: str = attrs.field(default="emulator-client-secret", repr=False)
+    api_key: str = "emulator-api-key"
+    api_secret: str = attrs.field(default="emulator-api-secret", repr=False)
+    org_id: int = 1
+    account_id: int = 2
+    workspace_id: int = 3
+    token_lifetime: float = 28800.0
+    # token -> monotonic expiry
+    tokens: dict[str, float] = attrs.field(factory=dict, repr=False)
+    profiles: dict[int, dict[str, Any]] = attrs.field(factory=dict, repr=False)
+    # (identity type, value) -> mpid, for Profile resolve
+    profile_index: dict[tuple[str, str], int] = attrs.field(factory=dict, repr=False)
+    # what was seen: (method, route name) -> count, status -> count
+    requests: Counter[tuple[str, str]] = attrs.field(factory=Counter)
+    statuses: Counter[int] = attrs.field(factory=Counter)
+    # Each API's own emulated state is a field here, declared below this line.
+    token_requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    # --- tokens -------------------------------------------------------------------------
+
+    def issue_token(self) -> tuple[str, float]:
+        """A new access token and its lifetime in seconds."""
+        token = secrets.token_urlsafe(24)
+        self.tokens[token] = time.monotonic() + self.token_lifetime
+        return token, self.token_lifetime
+
+    def token_valid(self, token: str) -> bool:
+        """True if ``token`` was issued here and has not expired."""
+        expires = self.tokens.get(token)
+        return expires is not None and time.monotonic() < expires
+
+    def expire_tokens(self) -> None:
+        """Expire every token issued so far, at once."""
+        self.tokens.clear()
+
+    # --- profiles -----------------------------------------------------------------------
+
+    def add_profile(self, profile: dict[str, Any]) -> int:
+        """Store a profile document (it must have an ``mpid``) and index its identities."""
+        mpid = int(profile["mpid"])
+        self.profiles[mpid] = profile
+        for identity in profile.get("user_identities", ()):
+            self.profile_index[(identity["type"], identity["value"])] = mpid
+        for identity in profile.get("device_identities", ()):
+            self.profile_index[(identity["type"], identity["value"])] = mpid
+        return mpid
+
+    def seed_profiles(self, count: int, *, seed: int = 0) -> list[int]:
+        """Add ``count`` made-up profiles, the same for the same seed; returns their MPIDs."""
+        rng = random.Random(seed)
+        mpids = []
+        for i in range(count):
+            mpid = rng.randrange(10**17, 2**63 - 1)
+            name = _FIRST_NAMES[i % len(_FIRST_NAMES)]
+            audience_id, audience_name = _AUDIENCES[i % len(_AUDIENCES)]
+            self.add_profile(
+                {
+                    "mpid": mpid,
+                    "device_identities": [
+                        {"type": "android_uuid", "encoding": "none", "value": f"device-{seed}-{i}"}
+                    ],
+                    "user_identities": [
+                        {"type": "customer_id", "encoding": "none", "value": f"cust-{seed}-{i}"},
+                        {"type": "email", "encoding": "none", "value": f"user{i}@example.com"},
+                    ],
+                    "user_attributes": {
+                        "$firstname": name,
+                        "$country": _COUNTRIES[i % len(_COUNTRIES)],
+                        "lifetime_value": round(rng.uniform(0, 500), 2),
+                        "is_subscriber": i % 2 == 0,
+                    },
+                    "audience_memberships": [
+                        {
+                            "audience_id": audience_id,
+                            "audience_name": audience_name,
+                            "public_audience_name": audience_name,
+                            "expiration_timestamp_ms": None,
+                        }
+                    ],
+                    "attribution": [
+                        {
+                            "campaign": "spring-launch",
+                            "campaign_id": "c-42",
+                            "publisher": "example-network",
+                            "publisher_id": "p-7",
+                            "timestamp_ms": 1_700_000_000_000 + i,
+                        }
+                    ],
+                }
+            )
+            mpids.append(mpid)
+        return mpids
+
+    def profile_view(self, mpid: int, fields: Iterable[str]) -> dict[str, Any] | None:
+        """The reply document for ``mpid`` with only ``fields``, or None if unknown."""
+        profile = self.profiles.get(mpid)
+        if profile is None:
+            return None
+        view: dict[str, Any] = {"mpid": mpid}
+        for field in fields:
+            if field in profile:
+                view[field] = profile[field]
+        return view
+
+    def count(self, method: str, route: str) -> int:
+        """How many requests ``route`` received with ``method``."""
+        return self.requests[(method, route)]

@@ -1,0 +1,78 @@
+"""The two values that cross the layers: a Request to send, and the Response it got."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from . import _json
+from .errors import UnexpectedResponse, excerpt
+
+__all__ = ["Request", "Response"]
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request, fully built: auth strategies return a copy with headers added.
+
+    ``body`` holds the exact bytes that will be sent (serialised once, before auth sees it,
+    so a signature covers what goes on the wire). ``api`` names the rate-limit bucket the
+    request counts against; a 429 closes the gate for that bucket only.
+    """
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    body: bytes | None = attrs.field(default=None, repr=False)
+    api: str = ""
+    timeout: float | None = None
+
+    @property
+    def path(self) -> str:
+        """The request path as it goes on the wire, without the query (``/v1/identify``)."""
+        return URL(self.url).raw_path
+
+    def with_headers(self, headers: Mapping[str, str]) -> Request:
+        """A copy with ``headers`` added, replacing any of the same name."""
+        merged = {
+            name: value
+            for name, value in self.headers.items()
+            if name.lower() not in {h.lower() for h in headers}
+        }
+        merged.update(headers)
+        return attrs.evolve(self, headers=merged)
+
+    @classmethod
+    def json(cls, method: str, url: str, payload: Any, **kwargs: Any) -> Request:
+        """A request whose body is ``payload`` as JSON."""
+        headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
+        return cls(method, url, body=_json.dumps(payload), headers=headers, **kwargs)
+
+
+@attrs.frozen
+class Response:
+    """A successful reply, read whole."""
+
+    status: int
+    headers: CIMultiDictProxy[str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    method: str = ""
+    path: str = ""
+
+    def json(self) -> Any:
+        """The body parsed as JSON; an unreadable body raises ``UnexpectedResponse``."""
+        try:
+            return _json.loads(self.body)
+        except ValueError:
+            raise UnexpectedResponse(
+                f"{self.method} {self.path} -> {self.status}: the reply is not JSON",
+                status=self.status,
+                method=self.method,
+                path=self.path,
+                body_excerpt=excerpt(self.body),
+            ) from None

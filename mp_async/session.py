@@ -1,0 +1,246 @@
+"""The Session: one connection pool, and per attempt: wait at the gate, auth, send, classify, retry.
+
+Retries live here and only here. Endpoint modules build a ``Request`` and decode the
+``Response``; auth strategies add credentials; this module decides what happens in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl as ssl_module
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from .auth.base import AuthStrategy, RefreshableAuth
+from .errors import (
+    ClientClosed,
+    ConnectError,
+    InvalidRequest,
+    MParticleError,
+    RequestTimeout,
+    TransportError,
+    error_for_status,
+)
+from .request import Request, Response
+from .retry import RETRYABLE_STATUSES, Failure, RetryPolicy, parse_retry_after, retry_waits
+
+__all__ = ["DEFAULT_TIMEOUT", "Session"]
+
+log = logging.getLogger("mp_async")
+
+#: Seconds an attempt may wait to connect, or between two reads of the reply.
+DEFAULT_TIMEOUT = 30.0
+
+_USER_AGENT = (
+    f"mp-async/0.1 aiohttp/{aiohttp.__version__} "
+    f"python/{sys.version_info.major}.{sys.version_info.minor}"
+)
+
+
+def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    # Deliberately no ``total``: time spent queued for a pooled connection would count
+    # against it, so a large fan-out would time out requests that never reached the wire.
+    # Connecting and each read are bounded instead.
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+
+
+class Session:
+    """One pooled ``aiohttp.ClientSession`` and the retry policy every request goes through.
+
+    Create it anywhere; the aiohttp session is made inside the running loop on first use (or
+    pass ``client_session``, which is then yours to close). Use ``async with`` or ``close()``.
+    ``sleep``, ``clock`` and ``rng`` are injectable so tests run without waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_connections: int = 100,
+        ssl: ssl_module.SSLContext | bool = True,
+        client_session: aiohttp.ClientSession | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not timeout > 0:
+            raise InvalidRequest(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if max_connections < 1:
+            raise InvalidRequest(f"max_connections must be >= 1, got {max_connections!r}")
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._ssl = ssl
+        self._client = client_session
+        self._owns_client = client_session is None
+        self._closed = False
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        # api bucket -> monotonic time at which its gate opens again (after a 429)
+        self._gates: dict[str, float] = {}
+
+    async def __aenter__(self) -> Session:
+        self._client_session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` has been called."""
+        return self._closed
+
+    async def close(self) -> None:
+        """Close the connection pool (if we made it). Safe to call more than once."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None and self._owns_client and not client.closed:
+            await client.close()
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise ClientClosed("this Session is closed; create a new one")
+        client = self._client
+        if client is None:
+            connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=self._ssl)
+            client = aiohttp.ClientSession(
+                connector=connector,
+                timeout=_client_timeout(self.timeout),
+                headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
+            )
+            self._client = client
+        return client
+
+    async def send(self, request: Request, auth: AuthStrategy | None = None) -> Response:
+        """Send ``request`` with ``auth``, retrying as the policy allows; raise a typed error."""
+        policy = self.retry
+        started = self._clock()
+        waits = None
+        attempt = 0
+        refreshed_after_401 = False
+        while True:
+            attempt += 1
+            await self._wait_at_gate(request.api)
+            sent = await auth.apply(request, self) if auth is not None else request
+            error: MParticleError
+            try:
+                status, headers, body = await self._attempt(sent)
+            except TransportError as exc:
+                error, failure = exc, Failure(None)
+            else:
+                if 200 <= status < 300:
+                    return Response(status, headers, body, request.method, sent.path)
+                retry_after = (
+                    parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None
+                )
+                api_error = error_for_status(
+                    status, method=sent.method, path=sent.path, body=body, retry_after=retry_after
+                )
+                if (
+                    status == 401
+                    and not refreshed_after_401
+                    and isinstance(auth, RefreshableAuth)
+                    and auth.invalidate(sent)
+                ):
+                    # A stale token: fetch a fresh one and try once more, at once.
+                    refreshed_after_401 = True
+                    attempt -= 1
+                    log.debug("%s %s -> 401; retrying once with fresh credentials",
+                              sent.method, sent.path)
+                    continue
+                if status not in RETRYABLE_STATUSES:
+                    raise api_error
+                error, failure = api_error, Failure(status, retry_after)
+
+            if waits is None:
+                waits = retry_waits(policy, self._rng)
+            delay = waits.send(failure)
+            elapsed = self._clock() - started
+            if attempt >= policy.max_attempts or elapsed + delay > policy.max_elapsed:
+                log.debug("%s %s failed after %d attempt(s): %s",
+                          request.method, sent.path, attempt, error)
+                raise error
+            if failure.status == 429:
+                self._close_gate(request.api, delay)
+            log.debug("%s %s attempt %d failed (%s); retrying in %.3f s",
+                      request.method, sent.path, attempt, failure.status or "transport", delay)
+            await self._sleep(delay)
+
+    async def _attempt(self, request: Request) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        client = self._client_session()
+        try:
+            if request.timeout is None:
+                response_cm = client.request(
+                    request.method,
+                    request.url,
+                    params=request.params,
+                    headers=request.headers,
+                    data=request.body,
+                    allow_redirects=False,
+                )
+            else:
+                response_cm = client.request(
+                    request.method,
+                    request.url,
+                    params=request.params,
+                    headers=request.headers,
+                    data=request.body,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(
+                        total=request.timeout, sock_connect=request.timeout
+                    ),
+                )
+            # Reading the body is inside the retry scope: a reply cut short is retried too.
+            async with response_cm as response:
+                body = await response.read()
+                return response.status, response.headers, body
+        except asyncio.TimeoutError:
+            raise RequestTimeout(
+                f"{request.method} {request.path}: no reply within the timeout",
+                method=request.method,
+                path=request.path,
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise ConnectError(
+                f"{request.method} {request.path}: {type(exc).__name__}: {_describe(exc)}",
+                method=request.method,
+                path=request.path,
+            ) from None
+
+    async def _wait_at_gate(self, api: str) -> None:
+        opens_at = self._gates.get(api)
+        while opens_at is not None:
+            delay = opens_at - self._clock()
+            if delay <= 0:
+                if self._gates.get(api) == opens_at:
+                    del self._gates[api]
+                return
+            await self._sleep(delay)
+            opens_at = self._gates.get(api)
+
+    def _close_gate(self, api: str, seconds: float) -> None:
+        opens_at = self._clock() + seconds
+        if opens_at > self._gates.get(api, 0.0):
+            self._gates[api] = opens_at
+
+
+def _describe(exc: BaseException) -> str:
+    # aiohttp's messages name the host and port, never headers; keep them short.
+    text = str(exc) or type(exc).__name__
+    return text[:200]
+
