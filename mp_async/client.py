@@ -9,6 +9,8 @@ from types import TracebackType
 
 import attrs
 
+from .api.groups import GroupsAPI
+from .api.platform import PlatformAPI
 from .api.profiles import ProfileAPI
 from .auth.base import AuthStrategy
 from .auth.basic import BasicAuth
@@ -132,3 +134,24 @@ class MParticle:
         return self._profiles
 
     # Each further API adds its property below this line.
+
+    _groups: GroupsAPI | None = None
+
+    @property
+    def groups(self) -> GroupsAPI:
+        """The Group Identity API (needs ``oauth`` and ``workspace``)."""
+        if self._groups is None:
+            workspace = self._require_workspace("Group Identity API")
+            self._groups = GroupsAPI(self.session, self.oauth, workspace.workspace_id, self.hosts)
+        return self._groups
+
+    _platform: PlatformAPI | None = None
+
+    @property
+    def platform(self) -> PlatformAPI:
+        """The Platform API (needs ``oauth`` and ``workspace``, whose account it is scoped to)."""
+        if self._platform is None:
+            self._platform = PlatformAPI(
+                self.session, self.oauth, self._require_workspace("Platform API"), self.hosts
+            )
+        return self._platform

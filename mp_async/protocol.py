@@ -26,3 +26,27 @@ PROFILE_PATH = "/userprofile/v1"
 
 #: Seconds an OAuth token is valid, as documented.
 TOKEN_LIFETIME = 28800
+
+#: The identity types the Identity API (IDSync) documents, as ``known_identities`` keys and
+#: ``identity_type`` values (mParticle's identity Swagger spec, ``Identities``).
+IDENTITY_TYPES = (
+    "ios_idfa",
+    "android_aaid",
+    "amp_id",
+    "android_uuid",
+    "ios_idfv",
+    "push_token",
+    "roku_publisher_id",
+    "roku_aid",
+    "fire_aid",
+    "customerid",
+    "email",
+    "facebook",
+    "facebookcustomaudienceid",
+    "google",
+    "microsoft",
+    "other",
+    "twitter",
+    "yahoo",
+    "device_application_stamp",
+)

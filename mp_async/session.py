@@ -160,8 +160,9 @@ class Session:
                     # A stale token: fetch a fresh one and try once more, at once.
                     refreshed_after_401 = True
                     attempt -= 1
-                    log.debug("%s %s -> 401; retrying once with fresh credentials",
-                              sent.method, sent.path)
+                    log.debug(
+                        "%s %s -> 401; retrying once with fresh credentials", sent.method, sent.path
+                    )
                     continue
                 if status not in RETRYABLE_STATUSES:
                     raise api_error
@@ -172,13 +173,24 @@ class Session:
             delay = waits.send(failure)
             elapsed = self._clock() - started
             if attempt >= policy.max_attempts or elapsed + delay > policy.max_elapsed:
-                log.debug("%s %s failed after %d attempt(s): %s",
-                          request.method, sent.path, attempt, error)
+                log.debug(
+                    "%s %s failed after %d attempt(s): %s",
+                    request.method,
+                    sent.path,
+                    attempt,
+                    error,
+                )
                 raise error
             if failure.status == 429:
                 self._close_gate(request.api, delay)
-            log.debug("%s %s attempt %d failed (%s); retrying in %.3f s",
-                      request.method, sent.path, attempt, failure.status or "transport", delay)
+            log.debug(
+                "%s %s attempt %d failed (%s); retrying in %.3f s",
+                request.method,
+                sent.path,
+                attempt,
+                failure.status or "transport",
+                delay,
+            )
             await self._sleep(delay)
 
     async def _attempt(self, request: Request) -> tuple[int, CIMultiDictProxy[str], bytes]:
@@ -243,4 +255,3 @@ def _describe(exc: BaseException) -> str:
     # aiohttp's messages name the host and port, never headers; keep them short.
     text = str(exc) or type(exc).__name__
     return text[:200]
-

@@ -27,18 +27,11 @@ class _CompatResponse(aiohttp.ClientResponse):
         super().__init__(method, url, **kwargs)
 
 
-class CompatAioresponses(aioresponses):
-    """aioresponses whose replies are ``_CompatResponse`` unless a test says otherwise."""
-
-    def add(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        kwargs.setdefault("response_class", _CompatResponse)
-        super().add(*args, **kwargs)
-
-
 @pytest.fixture
-def mocked() -> Iterator[CompatAioresponses]:
+def mocked() -> Iterator[aioresponses]:
     """Mock every aiohttp request of the test (no real socket)."""
-    with CompatAioresponses() as m:
+    # aioresponses falls back to the module's ClientResponse for replies (callbacks too).
+    with mock.patch("aioresponses.core.ClientResponse", _CompatResponse), aioresponses() as m:
         yield m
 
 

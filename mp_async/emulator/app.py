@@ -156,15 +156,20 @@ class Emulator:
 
     async def start(self) -> None:
         """Start serving; ``url`` then names the bound address."""
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # Like a real server, stop work for a client that went away, and do not keep a test
+        # waiting on a slowed-down handler at shutdown.
+        runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=0.5,
+            handler_cancellation=True,
+        )
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
         await site.start()
         self._runner = runner
-        server = site._server
-        assert server is not None and isinstance(server, asyncio.base_events.Server)
-        host, port = server.sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = site.name
 
     async def stop(self) -> None:
         """Stop serving and close every connection."""

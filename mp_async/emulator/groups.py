@@ -1,11 +1,216 @@
-"""The emulated Groups API (filled in by its issue)."""
+"""The emulated Group Identity API: one workspace's group definitions, with the documented limits.
+
+Limits broken answer 400; a second definition in the workspace answers 422 (the docs allow
+one per workspace); an unknown group id answers 404.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any
+
 from aiohttp import web
+
+from .replies import STATE, bearer_error, error_reply, json_reply, read_json
 
 __all__ = ["add_routes"]
 
+# The documented limits, kept here as well as in the client so the emulator checks the client
+# independently (the emulator never imports the client).
+_GROUP_ID_LENGTH = (3, 32)
+_DESCRIPTION_LENGTH = (0, 255)
+_ATTRIBUTE_ID_LENGTH = (1, 223)
+_MAX_ATTRIBUTES = 10
+_ATTRIBUTE_TYPES = ("latest", "boolean_or", "sum", "average")
+
+_PREFIX = "/platform/workspaces/{workspace_id}/groups"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _length_problem(name: str, value: object, limits: tuple[int, int]) -> str | None:
+    low, high = limits
+    if not isinstance(value, str) or not low <= len(value) <= high:
+        return f"{name} must be a string of {low}-{high} characters"
+    return None
+
+
+def _attributes_problem(attributes: object) -> str | None:
+    if not isinstance(attributes, list):
+        return "attributes must be a list"
+    if len(attributes) > _MAX_ATTRIBUTES:
+        return f"a group may have at most {_MAX_ATTRIBUTES} attributes"
+    for index, attribute in enumerate(attributes):
+        if not isinstance(attribute, dict):
+            return f"attributes[{index}] must be an object"
+        problem = _length_problem(
+            f"attributes[{index}].id", attribute.get("id"), _ATTRIBUTE_ID_LENGTH
+        )
+        if problem:
+            return problem
+        if attribute.get("type") not in _ATTRIBUTE_TYPES:
+            return f"attributes[{index}].type must be one of {', '.join(_ATTRIBUTE_TYPES)}"
+    return None
+
+
+def _definition_problem(document: object) -> str | None:
+    if not isinstance(document, dict):
+        return "the body must be a group definition object"
+    source = document.get("source_user_attribute")
+    if not isinstance(source, str) or not source:
+        return "source_user_attribute is required"
+    return (
+        _length_problem("id", document.get("id"), _GROUP_ID_LENGTH)
+        or _length_problem("description", document.get("description", ""), _DESCRIPTION_LENGTH)
+        or _attributes_problem(document.get("attributes", []))
+    )
+
+
+def _attributes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": item["id"], "type": item["type"]} for item in items]
+
+
+def _workspace_error(request: web.Request) -> web.Response | None:
+    problem = bearer_error(request)
+    if problem:
+        return problem
+    try:
+        workspace_id = int(request.match_info["workspace_id"])
+    except ValueError:
+        return error_reply(404, "NOT_FOUND", "no such workspace")
+    if workspace_id != request.app[STATE].workspace_id:
+        return error_reply(403, "FORBIDDEN", "these credentials have no access to that workspace")
+    return None
+
+
+def _stored(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+    group = request.app[STATE].groups.get(request.match_info["group_id"])
+    if group is None:
+        return None, error_reply(404, "NOT_FOUND", "no group definition with that id")
+    return group, None
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    """``GET …/groups/``: every definition, as a JSON array."""
+    problem = _workspace_error(request)
+    if problem:
+        return problem
+    return json_reply(list(request.app[STATE].groups.values()))
+
+
+async def get_group(request: web.Request) -> web.Response:
+    """``GET …/groups/{group_id}``."""
+    problem = _workspace_error(request)
+    if problem:
+        return problem
+    group, problem = _stored(request)
+    return problem or json_reply(group)
+
+
+async def create_group(request: web.Request) -> web.Response:
+    """``POST …/groups/``: 201 with the stored definition; 422 if the workspace has one."""
+    problem = _workspace_error(request)
+    if problem:
+        return problem
+    document, problem = await read_json(request)
+    if problem:
+        return problem
+    invalid = _definition_problem(document)
+    if invalid:
+        return error_reply(400, "BAD_REQUEST", invalid)
+    state = request.app[STATE]
+    if state.groups:
+        return error_reply(
+            422, "UNPROCESSABLE_ENTITY", "a workspace may have only one group definition"
+        )
+    now = _now()
+    group = {
+        "id": document["id"],
+        "description": document.get("description", ""),
+        "source_user_attribute": document["source_user_attribute"],
+        "attributes": _attributes(document.get("attributes", [])),
+        "created_on": now,
+        "created_by": state.client_id,
+        "last_modified_on": now,
+        "last_modified_by": state.client_id,
+    }
+    state.groups[group["id"]] = group
+    return json_reply(group, status=201)
+
+
+async def replace_group(request: web.Request) -> web.Response:
+    """``PUT …/groups/{group_id}``: the whole definition, under the same id."""
+    problem = _workspace_error(request)
+    if problem:
+        return problem
+    group, problem = _stored(request)
+    if problem:
+        return problem
+    assert group is not None
+    document, problem = await read_json(request)
+    if problem:
+        return problem
+    invalid = _definition_problem(document)
+    if invalid:
+        return error_reply(400, "BAD_REQUEST", invalid)
+    if document["id"] != group["id"]:
+        return error_reply(400, "BAD_REQUEST", "the body's id must match the group id in the path")
+    group.update(
+        description=document.get("description", ""),
+        source_user_attribute=document["source_user_attribute"],
+        attributes=_attributes(document.get("attributes", [])),
+        last_modified_on=_now(),
+        last_modified_by=request.app[STATE].client_id,
+    )
+    return json_reply(group)
+
+
+async def set_group_attributes(request: web.Request) -> web.Response:
+    """``PATCH …/groups/{group_id}``: ``{"attributes": [...]}`` replaces the attributes."""
+    problem = _workspace_error(request)
+    if problem:
+        return problem
+    group, problem = _stored(request)
+    if problem:
+        return problem
+    assert group is not None
+    document, problem = await read_json(request)
+    if problem:
+        return problem
+    if not isinstance(document, dict) or "attributes" not in document:
+        return error_reply(400, "BAD_REQUEST", 'the body must be {"attributes": [...]}')
+    invalid = _attributes_problem(document["attributes"])
+    if invalid:
+        return error_reply(400, "BAD_REQUEST", invalid)
+    group.update(
+        attributes=_attributes(document["attributes"]),
+        last_modified_on=_now(),
+        last_modified_by=request.app[STATE].client_id,
+    )
+    return json_reply(group)
+
+
+async def delete_group(request: web.Request) -> web.Response:
+    """``DELETE …/groups/{group_id}``: 204."""
+    problem = _workspace_error(request)
+    if problem:
+        return problem
+    _, problem = _stored(request)
+    if problem:
+        return problem
+    del request.app[STATE].groups[request.match_info["group_id"]]
+    return web.Response(status=204)
+
 
 def add_routes(app: web.Application) -> None:
-    """Register the Groups API's routes."""
+    """Register the Group Identity API's routes (with or without a trailing slash)."""
+    collection, item = f"{_PREFIX}{{slash:/?}}", f"{_PREFIX}/{{group_id}}{{slash:/?}}"
+    router = app.router
+    router.add_route("GET", collection, list_groups, name="groups.list")
+    router.add_route("POST", collection, create_group, name="groups.create")
+    router.add_route("GET", item, get_group, name="groups.get")
+    router.add_route("PUT", item, replace_group, name="groups.replace")
+    router.add_route("PATCH", item, set_group_attributes, name="groups.set_attributes")
+    router.add_route("DELETE", item, delete_group, name="groups.delete")

@@ -24,7 +24,9 @@ STATE = web.AppKey("state", EmulatorState)
 FAULTS = web.AppKey("faults", Faults)
 
 
-def json_reply(document: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+def json_reply(
+    document: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     """A JSON reply."""
     return web.Response(
         body=json.dumps(document, separators=(",", ":")).encode(),

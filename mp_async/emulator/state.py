@@ -39,6 +39,13 @@ class EmulatorState:
     requests: Counter[tuple[str, str]] = attrs.field(factory=Counter)
     statuses: Counter[int] = attrs.field(factory=Counter)
     # Each API's own emulated state is a field here, declared below this line.
+    # Identity: users and auth settings. IdentityState is defined below this class: in
+    # emulator/identity.py (which imports this module) it would make an import cycle.
+    identity: IdentityState = attrs.field(factory=lambda: IdentityState())
+    # Group Identity: group id -> stored definition (one per workspace, as documented)
+    groups: dict[str, dict[str, Any]] = attrs.field(factory=dict, repr=False)
+    # Platform: resource ("apps", "workspace", "audiences") -> id -> stored document
+    platform: dict[str, dict[int, dict[str, Any]]] = attrs.field(factory=dict, repr=False)
     token_requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -132,3 +139,48 @@ class EmulatorState:
     def count(self, method: str, route: str) -> int:
         """How many requests ``route`` received with ``method``."""
         return self.requests[(method, route)]
+
+
+@attrs.define
+class IdentityState:
+    """The emulated Identity API: its users, and how strictly it authenticates."""
+
+    # mpid -> that user's identities (identity type -> value)
+    users: dict[int, dict[str, str]] = attrs.field(factory=dict, repr=False)
+    # (identity type, value) -> mpid
+    index: dict[tuple[str, str], int] = attrs.field(factory=dict, repr=False)
+    #: Key-only access (``x-mp-key`` alone) is off unless switched on, as mParticle documents.
+    key_only_enabled: bool = False
+    #: How far a signed request's ``Date`` may be from the emulator's clock, in seconds.
+    max_clock_skew: float = 300.0
+    #: Answer the next N requests that pass authentication with 429, after checking them.
+    throttle_next: int = 0
+    # (Date, x-mp-signature) of every request whose signature verified, in arrival order
+    signed_requests: list[tuple[str, str]] = attrs.field(factory=list, repr=False)
+
+    def stable_mpid(self, identities: dict[str, str]) -> int:
+        """The MPID a new user with ``identities`` gets: the same on every run, not yet taken."""
+        rng = random.Random(";".join(f"{t}={v}" for t, v in sorted(identities.items())))
+        mpid = rng.randrange(10**17, 2**63 - 1)
+        while mpid in self.users:
+            mpid = rng.randrange(10**17, 2**63 - 1)
+        return mpid
+
+    def add_user(self, identities: dict[str, str], mpid: int | None = None) -> int:
+        """Store a user with ``identities`` (tests seed users with it); returns its MPID."""
+        if mpid is None:
+            mpid = self.stable_mpid(identities)
+        self.users.setdefault(mpid, {})
+        for identity_type, value in identities.items():
+            self.set_identity(mpid, identity_type, value)
+        return mpid
+
+    def set_identity(self, mpid: int, identity_type: str, value: str | None) -> None:
+        """Give user ``mpid`` the identity ``identity_type`` = ``value``, or remove it (None)."""
+        identities = self.users[mpid]
+        old = identities.pop(identity_type, None)
+        if old is not None:
+            self.index.pop((identity_type, old), None)
+        if value is not None:
+            identities[identity_type] = value
+            self.index[(identity_type, value)] = mpid

@@ -1,0 +1,7 @@
+"""``python -m mp_async``: the command line."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

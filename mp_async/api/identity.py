@@ -1,0 +1,432 @@
+"""The Identity API (IDSync): turn what is known about a person into an mParticle ID.
+
+``POST /v1/identify``, ``/v1/search``, ``/v1/login``, ``/v1/logout`` and
+``/v1/{mpid}/modify`` under ``Hosts.identity``, authenticated with HMAC digest (recommended),
+Basic, or the key alone.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ..auth.base import AuthStrategy
+from ..converter import structure
+from ..errors import InvalidRequest, MissingCredentials, NotFound, NoUserMatched, UnexpectedResponse
+from ..hosts import Hosts
+from ..protocol import ENVIRONMENTS, IDENTITY_TYPES
+from ..request import Request
+from ..session import Session
+from .profiles import validate_mpid
+
+__all__ = [
+    "CLIENT_SDK_FIELDS",
+    "IDENTITY_VERSION_PATH",
+    "IdentityAPI",
+    "IdentityChange",
+    "IdentityResult",
+    "decode_result",
+    "validate_identities",
+]
+
+#: Path of the Identity API under ``Hosts.identity``.
+IDENTITY_VERSION_PATH = "/v1"
+
+#: The keys a ``client_sdk`` object may carry.
+CLIENT_SDK_FIELDS = ("platform", "sdk_vendor", "sdk_version")
+
+_ALLOWED_TYPES = ", ".join(IDENTITY_TYPES)
+
+
+@attrs.frozen
+class IdentityResult:
+    """The user an identify, search, login or logout resolved to.
+
+    The wire carries ``mpid`` as a string (it does not fit a JSON double); here it is an int.
+    ``matched_identities`` is filled in when the request asked for ``return_matches``.
+    """
+
+    mpid: int
+    context: str | None = None
+    matched_identities: dict[str, str] = attrs.field(factory=dict)
+    is_ephemeral: bool = False
+    is_logged_in: bool = False
+
+
+def _identity_type(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in IDENTITY_TYPES:
+        raise InvalidRequest(
+            f"IdentityChange.identity_type: {value!r} is not a documented identity type; "
+            f"allowed: {_ALLOWED_TYPES}"
+        )
+
+
+def _optional_value(
+    instance: object, attribute: attrs.Attribute[str | None], value: object
+) -> None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise InvalidRequest(
+            f"IdentityChange.{attribute.name} must be a non-empty string or None, got {value!r}"
+        )
+
+
+@attrs.frozen
+class IdentityChange:
+    """One identity change for ``modify``.
+
+    ``old_value=None`` adds the identity, ``new_value=None`` removes it, both set replace it.
+    """
+
+    identity_type: str = attrs.field(validator=_identity_type)
+    old_value: str | None = attrs.field(default=None, validator=_optional_value)
+    new_value: str | None = attrs.field(default=None, validator=_optional_value)
+
+    def __attrs_post_init__(self) -> None:
+        if self.old_value is None and self.new_value is None:
+            raise InvalidRequest(
+                f"IdentityChange({self.identity_type!r}): give old_value, new_value or both "
+                "(None for one of them means add or remove)"
+            )
+        if self.old_value == self.new_value:
+            raise InvalidRequest(
+                f"IdentityChange({self.identity_type!r}): old_value and new_value are the same"
+            )
+
+
+def validate_identities(
+    known_identities: Mapping[str, str] | None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``known_identities`` merged with ``extra``, checked against the documented types."""
+    if known_identities is not None and not isinstance(known_identities, Mapping):
+        raise InvalidRequest(
+            "known_identities must be a mapping of identity type to value, got "
+            f"{type(known_identities).__name__}"
+        )
+    merged = dict(known_identities or {})
+    for identity_type, value in (extra or {}).items():
+        if identity_type in merged and merged[identity_type] != value:
+            raise InvalidRequest(
+                f"known_identities: {identity_type!r} is given twice with different values"
+            )
+        merged[identity_type] = value
+    if not merged:
+        raise InvalidRequest(
+            f"known_identities must hold at least one identity; allowed types: {_ALLOWED_TYPES}"
+        )
+    for identity_type, value in merged.items():
+        if identity_type not in IDENTITY_TYPES:
+            raise InvalidRequest(
+                f"known_identities: {identity_type!r} is not a documented identity type; "
+                f"allowed: {_ALLOWED_TYPES}"
+            )
+        if not isinstance(value, str) or not value:
+            raise InvalidRequest(
+                f"known_identities[{identity_type!r}] must be a non-empty string, got {value!r}"
+            )
+    return merged
+
+
+def _environment(environment: object) -> str:
+    if environment not in ENVIRONMENTS:
+        raise InvalidRequest(
+            f"environment must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
+    return str(environment)
+
+
+def _base_body(
+    *,
+    environment: str,
+    context: str | None = None,
+    client_sdk: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+    request_timestamp_ms: int | None = None,
+) -> dict[str, Any]:
+    """The fields every Identity request carries; a request id and timestamp when not given."""
+    body: dict[str, Any] = {"environment": _environment(environment)}
+    if request_id is None:
+        request_id = str(uuid.uuid4())
+    elif not isinstance(request_id, str) or not request_id:
+        raise InvalidRequest(f"request_id must be a non-empty string, got {request_id!r}")
+    if request_timestamp_ms is None:
+        request_timestamp_ms = int(time.time() * 1000)
+    elif (
+        isinstance(request_timestamp_ms, bool)
+        or not isinstance(request_timestamp_ms, int)
+        or request_timestamp_ms < 0
+    ):
+        raise InvalidRequest(
+            "request_timestamp_ms must be a non-negative integer (milliseconds since the "
+            f"epoch), got {request_timestamp_ms!r}"
+        )
+    body["request_id"] = request_id
+    body["request_timestamp_ms"] = request_timestamp_ms
+    if context is not None:
+        if not isinstance(context, str):
+            raise InvalidRequest(f"context must be a string, got {type(context).__name__}")
+        body["context"] = context
+    if client_sdk is not None:
+        body["client_sdk"] = _client_sdk(client_sdk)
+    return body
+
+
+def _client_sdk(client_sdk: object) -> dict[str, str]:
+    if not isinstance(client_sdk, Mapping):
+        raise InvalidRequest(
+            f"client_sdk must be a mapping with keys among {', '.join(CLIENT_SDK_FIELDS)}"
+        )
+    for key, value in client_sdk.items():
+        if key not in CLIENT_SDK_FIELDS:
+            raise InvalidRequest(
+                f"client_sdk: {key!r} is not a field; allowed: {', '.join(CLIENT_SDK_FIELDS)}"
+            )
+        if not isinstance(value, str):
+            raise InvalidRequest(f"client_sdk[{key!r}] must be a string, got {value!r}")
+    return dict(client_sdk)
+
+
+def _query(read_only: bool, return_matches: bool) -> dict[str, str] | None:
+    params = {}
+    if read_only:
+        params["read_only"] = "true"
+    if return_matches:
+        params["return_matches"] = "true"
+    return params or None
+
+
+def decode_result(document: Any, *, method: str = "POST", path: str = "") -> IdentityResult:
+    """An ``IdentityResult`` from a reply document, its string ``mpid`` read as an int."""
+    if not isinstance(document, dict):
+        raise UnexpectedResponse(
+            f"{method} {path}: the reply is not a JSON object", status=200, method=method, path=path
+        )
+    mpid = document.get("mpid")
+    if isinstance(mpid, str) and mpid.strip().lstrip("-").isdigit():
+        value = int(mpid)
+    elif isinstance(mpid, int) and not isinstance(mpid, bool):
+        value = mpid
+    else:
+        raise UnexpectedResponse(
+            f"{method} {path}: the reply has no usable mpid (got {mpid!r})"[:400],
+            status=200,
+            method=method,
+            path=path,
+        )
+    fields = {**document, "mpid": value}
+    if fields.get("matched_identities") is None:
+        fields["matched_identities"] = {}
+    return structure(fields, IdentityResult, method=method, path=path)
+
+
+class IdentityAPI:
+    """The Identity API: ``identify``, ``search``, ``login``, ``logout`` and ``modify``.
+
+    ``auth`` is ``HmacDigestAuth`` (what mParticle asks every client to use), ``BasicAuth``
+    or ``ApiKeyAuth``. Identities are given as a mapping (``{"email": "a@example.com"}``),
+    as keywords (``email="a@example.com"``), or both. ``read_only`` and ``return_matches``
+    are the documented query parameters of identify, login and logout.
+    """
+
+    def __init__(
+        self, session: Session, auth: AuthStrategy | None, hosts: Hosts | None = None
+    ) -> None:
+        self._session = session
+        self._auth = auth
+        self._base = f"{(hosts or Hosts.us1()).identity}{IDENTITY_VERSION_PATH}"
+
+    async def identify(
+        self,
+        known_identities: Mapping[str, str] | None = None,
+        *,
+        environment: str = "production",
+        previous_mpid: int | str | None = None,
+        context: str | None = None,
+        client_sdk: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        request_timestamp_ms: int | None = None,
+        read_only: bool = False,
+        return_matches: bool = False,
+        **identities: str,
+    ) -> IdentityResult:
+        """The user these identities belong to, created if there is none."""
+        body = _base_body(
+            environment=environment,
+            context=context,
+            client_sdk=client_sdk,
+            request_id=request_id,
+            request_timestamp_ms=request_timestamp_ms,
+        )
+        return await self._resolve(
+            "identify", body, known_identities, identities, previous_mpid,
+            _query(read_only, return_matches),
+        )
+
+    async def login(
+        self,
+        known_identities: Mapping[str, str] | None = None,
+        *,
+        environment: str = "production",
+        previous_mpid: int | str | None = None,
+        context: str | None = None,
+        client_sdk: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        request_timestamp_ms: int | None = None,
+        read_only: bool = False,
+        return_matches: bool = False,
+        **identities: str,
+    ) -> IdentityResult:
+        """The user who logs in with these identities, coming from ``previous_mpid``."""
+        body = _base_body(
+            environment=environment,
+            context=context,
+            client_sdk=client_sdk,
+            request_id=request_id,
+            request_timestamp_ms=request_timestamp_ms,
+        )
+        return await self._resolve(
+            "login", body, known_identities, identities, previous_mpid,
+            _query(read_only, return_matches),
+        )
+
+    async def logout(
+        self,
+        known_identities: Mapping[str, str] | None = None,
+        *,
+        environment: str = "production",
+        previous_mpid: int | str | None = None,
+        context: str | None = None,
+        client_sdk: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        request_timestamp_ms: int | None = None,
+        read_only: bool = False,
+        return_matches: bool = False,
+        **identities: str,
+    ) -> IdentityResult:
+        """The user left after logging out (usually known by device identities alone)."""
+        body = _base_body(
+            environment=environment,
+            context=context,
+            client_sdk=client_sdk,
+            request_id=request_id,
+            request_timestamp_ms=request_timestamp_ms,
+        )
+        return await self._resolve(
+            "logout", body, known_identities, identities, previous_mpid,
+            _query(read_only, return_matches),
+        )
+
+    async def search(
+        self,
+        known_identities: Mapping[str, str] | None = None,
+        *,
+        environment: str = "production",
+        context: str | None = None,
+        client_sdk: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        request_timestamp_ms: int | None = None,
+        **identities: str,
+    ) -> IdentityResult:
+        """The existing user these identities belong to; ``NoUserMatched`` if there is none.
+
+        Unlike ``identify``, a search never creates a user.
+        """
+        body = _base_body(
+            environment=environment,
+            context=context,
+            client_sdk=client_sdk,
+            request_id=request_id,
+            request_timestamp_ms=request_timestamp_ms,
+        )
+        try:
+            return await self._resolve("search", body, known_identities, identities, None, None)
+        except NotFound as exc:
+            raise NoUserMatched(
+                f"{exc} (no user matched the identities given)",
+                status=exc.status,
+                method=exc.method,
+                path=exc.path,
+                errors=exc.errors,
+                body_excerpt=exc.body_excerpt,
+            ) from None
+
+    async def modify(
+        self,
+        mpid: int | str,
+        changes: IdentityChange | Iterable[IdentityChange],
+        *,
+        environment: str = "production",
+        context: str | None = None,
+        client_sdk: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        request_timestamp_ms: int | None = None,
+    ) -> None:
+        """Add, change or remove identities of the user ``mpid``."""
+        auth = self._credentials()
+        mpid_value = validate_mpid(mpid)
+        chosen = (changes,) if isinstance(changes, IdentityChange) else tuple(changes)
+        if not chosen:
+            raise InvalidRequest("changes must hold at least one IdentityChange")
+        for change in chosen:
+            if not isinstance(change, IdentityChange):
+                raise InvalidRequest(
+                    f"changes must be IdentityChange values, got {type(change).__name__}"
+                )
+        body = _base_body(
+            environment=environment,
+            context=context,
+            client_sdk=client_sdk,
+            request_id=request_id,
+            request_timestamp_ms=request_timestamp_ms,
+        )
+        # null is meaningful here (add or remove), so both values are always sent.
+        body["identity_changes"] = [
+            {
+                "old_value": change.old_value,
+                "new_value": change.new_value,
+                "identity_type": change.identity_type,
+            }
+            for change in chosen
+        ]
+        request = Request.json("POST", f"{self._base}/{mpid_value}/modify", body, api="identity")
+        await self._session.send(request, auth)
+
+    def _credentials(self) -> AuthStrategy:
+        if self._auth is None:
+            raise MissingCredentials(
+                "the Identity API needs credentials: pass identity_auth=HmacDigestAuth(api_key, "
+                "api_secret)"
+            )
+        return self._auth
+
+    async def _resolve(
+        self,
+        call: str,
+        body: dict[str, Any],
+        known_identities: Mapping[str, str] | None,
+        identities: Mapping[str, str],
+        previous_mpid: int | str | None,
+        params: Mapping[str, str] | None,
+    ) -> IdentityResult:
+        auth = self._credentials()
+        if previous_mpid is not None:
+            body["previous_mpid"] = str(validate_mpid(previous_mpid))
+        body["known_identities"] = validate_identities(known_identities, identities)
+        request = Request.json("POST", f"{self._base}/{call}", body, params=params, api="identity")
+        response = await self._session.send(request, auth)
+        document = response.json()
+        if call == "search" and (
+            not isinstance(document, dict) or document.get("mpid") in (None, "")
+        ):
+            # Whether mParticle answers a search that matched nobody with a 404 or with an
+            # empty mpid is not documented; to the caller both mean the same.
+            raise NoUserMatched(
+                f"POST {response.path} -> {response.status}: no user matched the identities given",
+                status=response.status,
+                method="POST",
+                path=response.path,
+            )
+        return decode_result(document, method="POST", path=response.path)

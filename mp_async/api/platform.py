@@ -1,0 +1,302 @@
+"""The Platform API: an account's apps, workspaces, audiences and other resources, under ``/v1``.
+
+Every call carries the workspace's ``accountId`` as a query parameter (without it the server
+answers 401). Replies come wrapped in ``{"data": [...], "dataType": "...", "errors": [...]}``;
+the caller gets ``data``, and ``errors`` become the raised ``APIError``'s ``errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import attrs
+
+from ..auth.base import AuthStrategy
+from ..converter import structure
+from ..errors import (
+    InvalidRequest,
+    MissingCredentials,
+    UnexpectedResponse,
+    error_for_status,
+    parse_error_details,
+)
+from ..hosts import Hosts, Workspace
+from ..request import Request, Response
+from ..session import Session
+
+__all__ = [
+    "PLATFORM_PATH",
+    "AccessKey",
+    "App",
+    "AppPlatform",
+    "Audience",
+    "AudienceOutput",
+    "PlatformAPI",
+    "PlatformWorkspace",
+    "unwrap",
+]
+
+#: Path of the Platform API under ``Hosts.api``.
+PLATFORM_PATH = "/v1"
+
+T = TypeVar("T")
+
+ParamValue = str | int | float | bool
+
+
+@attrs.frozen
+class AccessKey:
+    """An app platform's access key; the secret is sent once, in the reply that creates it."""
+
+    key: str | None = None
+    secret: str | None = attrs.field(default=None, repr=False)
+    data_type: str | None = None
+
+
+@attrs.frozen
+class AppPlatform:
+    """One platform (iOS, Android, ...) of an app, with its access keys and settings."""
+
+    os: str | None = None
+    application_id: int | None = None
+    access_keys: tuple[AccessKey, ...] = ()
+    crash_handling: str | None = None
+    network_performance: str | None = None
+    social_mode: str | None = None
+    profile_merging: bool | None = None
+    push_attribution_timer: int | None = None
+    created_on: datetime | None = None
+    last_modified_on: datetime | None = None
+
+
+@attrs.frozen
+class App:
+    """An app of the account, and its platforms."""
+
+    id: int
+    name: str | None = None
+    platforms: tuple[AppPlatform, ...] = ()
+    created_on: datetime | None = None
+    last_modified_on: datetime | None = None
+
+
+@attrs.frozen
+class PlatformWorkspace:
+    """A workspace of the account, as the Platform API lists it."""
+
+    id: int
+    name: str | None = None
+    created_on: datetime | None = None
+
+
+@attrs.frozen
+class AudienceOutput:
+    """An output an audience is connected to; ``configurations`` as the server sent them."""
+
+    provider_name: str | None = None
+    configurations: tuple[dict[str, Any], ...] = ()
+
+
+@attrs.frozen
+class Audience:
+    """An audience of the account: its size, status, workspaces and connected outputs."""
+
+    id: int
+    name: str | None = None
+    external_name: str | None = None
+    size: int | None = None
+    status: str | None = None
+    is_calculated: bool | None = None
+    added_last_24_hours: int | None = None
+    dropped_last_24_hours: int | None = None
+    created_by: str | None = None
+    created_on: datetime | None = None
+    last_modified_by: str | None = None
+    last_modified_on: datetime | None = None
+    workspaces: tuple[PlatformWorkspace, ...] = ()
+    connected_outputs: tuple[AudienceOutput, ...] = ()
+
+
+def _is_envelope(document: Any) -> bool:
+    # Most resources use "dataType"; the feed resources write "data_type" instead.
+    return (
+        isinstance(document, dict)
+        and "data" in document
+        and any(key in document for key in ("dataType", "data_type", "errors"))
+    )
+
+
+def unwrap(response: Response) -> Any:
+    """The ``data`` of a Platform reply; errors it reports raise, even on a 2xx.
+
+    A reply that is not an envelope (some resources answer with a bare array) is returned
+    whole, and an empty one (204, or a 202 without a body) as None.
+    """
+    if not response.body.strip():
+        return None
+    document = response.json()
+    if not _is_envelope(document):
+        return document
+    if parse_error_details(response.body):
+        raise error_for_status(
+            response.status, method=response.method, path=response.path, body=response.body
+        )
+    return document["data"]
+
+
+def _path(path: object) -> str:
+    if not isinstance(path, str) or not path.strip("/"):
+        raise InvalidRequest(f"path must name a Platform API resource such as 'apps', got {path!r}")
+    if "://" in path or "?" in path or "#" in path:
+        raise InvalidRequest(
+            f"path must be a path under /v1 without a query (pass query parameters as keyword "
+            f"arguments), got {path!r}"
+        )
+    segments = path.strip("/").split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise InvalidRequest(f"path must not have empty, '.' or '..' segments, got {path!r}")
+    return "/".join(segments)
+
+
+def _param(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise InvalidRequest(f"query parameter {name} must be a str, int, float or bool, got {value!r}")
+
+
+class PlatformAPI:
+    """The Platform API of one account: ``await mp.platform.list_apps()``."""
+
+    def __init__(
+        self,
+        session: Session,
+        auth: AuthStrategy | None,
+        workspace: Workspace,
+        hosts: Hosts | None = None,
+    ) -> None:
+        self._session = session
+        self._auth = auth
+        self._account_id = str(workspace.account_id)
+        self._workspace_id = workspace.workspace_id
+        self._base_url = f"{(hosts or Hosts.us1()).api}{PLATFORM_PATH}/"
+
+    def _credentials(self) -> AuthStrategy:
+        if self._auth is None:
+            raise MissingCredentials(
+                "the Platform API needs OAuth credentials: pass oauth=OAuthClientCredentials(...)"
+            )
+        return self._auth
+
+    def _params(self, params: Mapping[str, object]) -> dict[str, str]:
+        if "accountId" in params:
+            raise InvalidRequest(
+                "accountId comes from the client's workspace; "
+                "use a PlatformAPI with another Workspace for another account"
+            )
+        query = {name: _param(name, value) for name, value in params.items()}
+        query["accountId"] = self._account_id
+        return query
+
+    async def _exchange(
+        self,
+        method: str,
+        path: object,
+        body: Any = None,
+        params: Mapping[str, object] | None = None,
+    ) -> tuple[Any, Response]:
+        auth = self._credentials()
+        url = self._base_url + _path(path)
+        query = self._params(params or {})
+        if method in ("POST", "PUT"):
+            request = Request.json(method, url, body, params=query, api="platform")
+        else:
+            request = Request(method, url, params=query, api="platform")
+        response = await self._session.send(request, auth)
+        return unwrap(response), response
+
+    # --- any resource -------------------------------------------------------------------
+
+    async def get(self, path: str, **params: ParamValue) -> Any:
+        """``GET /v1/{path}``: the reply's ``data`` (usually a list of resources)."""
+        return (await self._exchange("GET", path, params=params))[0]
+
+    async def create(self, path: str, body: Any) -> Any:
+        """``POST /v1/{path}`` with ``body`` as JSON: the reply's ``data``."""
+        return (await self._exchange("POST", path, body))[0]
+
+    async def update(self, path: str, body: Any) -> Any:
+        """``PUT /v1/{path}`` with ``body`` as JSON: the reply's ``data``, None if it has none."""
+        return (await self._exchange("PUT", path, body))[0]
+
+    async def delete(self, path: str) -> None:
+        """``DELETE /v1/{path}``."""
+        await self._exchange("DELETE", path)
+
+    # --- typed helpers ------------------------------------------------------------------
+
+    async def list_apps(self) -> list[App]:
+        """Every app of the account, with its platforms."""
+        return await self._get_many("apps", App)
+
+    async def get_app(self, app_id: int | str) -> App:
+        """The app ``app_id``; ``NotFound`` if the account has no such app."""
+        return await self._get_one(f"apps/{_resource_id('app_id', app_id)}", App)
+
+    async def list_workspaces(self) -> list[PlatformWorkspace]:
+        """Every workspace of the account."""
+        # The documented resource name is singular: GET /v1/workspace.
+        return await self._get_many("workspace", PlatformWorkspace)
+
+    async def get_workspace(self, workspace_id: int | str | None = None) -> PlatformWorkspace:
+        """The workspace ``workspace_id`` (by default the client's own)."""
+        chosen = self._workspace_id if workspace_id is None else workspace_id
+        return await self._get_one(
+            f"workspace/{_resource_id('workspace_id', chosen)}", PlatformWorkspace
+        )
+
+    async def list_audiences(self, *, workspace_id: int | str | None = None) -> list[Audience]:
+        """The account's active audiences, or only those of ``workspace_id``."""
+        if workspace_id is None:
+            return await self._get_many("audiences", Audience)
+        path = f"workspace/{_resource_id('workspace_id', workspace_id)}/audiences"
+        return await self._get_many(path, Audience)
+
+    async def get_audience(self, audience_id: int | str) -> Audience:
+        """The audience ``audience_id``."""
+        path = f"audiences/{_resource_id('audience_id', audience_id)}"
+        return await self._get_one(path, Audience)
+
+    async def _get_many(self, path: str, cls: type[T]) -> list[T]:
+        data, response = await self._exchange("GET", path)
+        if not isinstance(data, list):
+            raise _unexpected(response, f"expected a list of {cls.__name__}")
+        return [structure(item, cls, method="GET", path=response.path) for item in data]
+
+    async def _get_one(self, path: str, cls: type[T]) -> T:
+        data, response = await self._exchange("GET", path)
+        # A single resource comes as a one-element list in the envelope.
+        if isinstance(data, list):
+            if len(data) != 1:
+                raise _unexpected(response, f"expected one {cls.__name__}, got {len(data)}")
+            data = data[0]
+        return structure(data, cls, method="GET", path=response.path)
+
+
+def _unexpected(response: Response, what: str) -> UnexpectedResponse:
+    return UnexpectedResponse(
+        f"{response.method} {response.path} -> {response.status}: {what}",
+        status=response.status,
+        method=response.method,
+        path=response.path,
+    )
+
+
+def _resource_id(name: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip():
+        raise InvalidRequest(f"{name} must be an integer or a non-empty string, got {value!r}")
+    return quote(str(value), safe="")

@@ -1,0 +1,149 @@
+"""The Profile API: validation before the network, requests as documented, tolerant decoding."""
+
+from __future__ import annotations
+
+import pytest
+from yarl import URL
+
+from mp_async import Hosts, InvalidRequest, MParticle, Workspace
+from mp_async.api.profiles import Profile, fields_param, validate_mpid
+from mp_async.auth import OAuthClientCredentials
+from mp_async.converter import converter
+from mp_async.errors import MissingCredentials, UnexpectedResponse
+
+TOKEN_URL = "https://sso.auth.mparticle.com/oauth/token"
+PROFILE_URL = "https://api.mparticle.com/userprofile/v1/1/2/3/42"
+RESOLVE_URL = "https://api.mparticle.com/userprofile/v1/resolve/1/2/3"
+ALL_FIELDS = "device_identities,user_identities,user_attributes,audience_memberships,attribution"
+
+
+def client() -> MParticle:
+    return MParticle(
+        oauth=OAuthClientCredentials("id", "secret"),
+        workspace=Workspace(org_id=1, account_id=2, workspace_id=3),
+        hosts=Hosts.us1(),
+    )
+
+
+@pytest.fixture
+def token(mocked):
+    mocked.post(TOKEN_URL, payload={"access_token": "t", "expires_in": 28800}, repeat=True)
+    return mocked
+
+
+async def test_get_requests_all_documented_fields_by_default(token) -> None:
+    token.get(f"{PROFILE_URL}?fields={ALL_FIELDS}", payload={"mpid": 42})
+    async with client() as mp:
+        profile = await mp.profiles.get(42)
+    assert profile == Profile(mpid=42)
+    (call,) = token.requests[("GET", URL(f"{PROFILE_URL}?fields={ALL_FIELDS}"))]
+    assert call.kwargs["headers"]["Authorization"] == "Bearer t"
+
+
+async def test_get_decodes_every_part_and_ignores_unknown_fields(token) -> None:
+    token.get(
+        f"{PROFILE_URL}?fields=user_attributes,audience_memberships",
+        payload={
+            "mpid": "42",
+            "user_attributes": {"$country": "US", "ltv": 12.5},
+            "audience_memberships": [{"audience_id": 7, "audience_name": "VIP", "new": 1}],
+            "user_identities": [{"type": "email", "value": "a@example.com", "extra": True}],
+            "a_field_added_next_year": {"x": 1},
+        },
+    )
+    async with client() as mp:
+        profile = await mp.profiles.get("42", fields=["user_attributes", "audience_memberships"])
+    assert profile.mpid == 42
+    assert profile.user_attributes == {"$country": "US", "ltv": 12.5}
+    assert profile.audience_memberships[0].audience_id == 7
+    assert profile.identity("email") == "a@example.com"
+    assert profile.identity("customer_id") is None
+
+
+async def test_resolve_posts_the_documented_body_by_default(token) -> None:
+    token.post(f"{RESOLVE_URL}?fields=user_attributes", payload={"mpid": 9})
+    async with client() as mp:
+        profile = await mp.profiles.resolve("customer_id", "12345", fields="user_attributes")
+    assert profile.mpid == 9
+    (call,) = token.requests[("POST", URL(f"{RESOLVE_URL}?fields=user_attributes"))]
+    assert call.kwargs["data"] == (
+        b'{"environment_type":"production","identity":{"type":"customer_id","value":"12345"}}'
+    )
+
+
+async def test_resolve_can_send_the_documented_get_with_a_body(token) -> None:
+    token.get(f"{RESOLVE_URL}?fields={ALL_FIELDS}", payload={"mpid": 9})
+    async with client() as mp:
+        await mp.profiles.resolve("email", "a@example.com", environment="development", method="GET")
+    (call,) = token.requests[("GET", URL(f"{RESOLVE_URL}?fields={ALL_FIELDS}"))]
+    assert b'"environment_type":"development"' in call.kwargs["data"]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda mp: mp.profiles.get(42, fields=["user_attributes", "favourite_colour"]), "fields"),
+        (lambda mp: mp.profiles.get(42, fields=[]), "fields"),
+        (lambda mp: mp.profiles.get("forty-two"), "mpid"),
+        (lambda mp: mp.profiles.get(True), "mpid"),
+        (lambda mp: mp.profiles.get(2**64), "mpid"),
+        (lambda mp: mp.profiles.get(0), "mpid"),
+        (lambda mp: mp.profiles.resolve("", "x"), "identity_type"),
+        (lambda mp: mp.profiles.resolve("email", 5), "value"),
+        (lambda mp: mp.profiles.resolve("email", "x", environment="staging"), "environment"),
+        (lambda mp: mp.profiles.resolve("email", "x", method="PUT"), "method"),
+    ],
+)
+async def test_bad_input_sends_nothing(mocked, call, field: str) -> None:
+    async with client() as mp:
+        with pytest.raises(InvalidRequest) as info:
+            await call(mp)
+    assert field in str(info.value)
+    assert mocked.requests == {}
+
+
+def test_field_errors_name_what_is_allowed() -> None:
+    with pytest.raises(InvalidRequest, match="allowed: device_identities, user_identities"):
+        fields_param(["colour"])
+    assert fields_param(["attribution", "attribution"]) == "attribution"
+
+
+def test_mpids_accept_ints_and_digit_strings() -> None:
+    assert validate_mpid("-8240373199402373981") == -8240373199402373981
+    assert validate_mpid(2**63 - 1) == 2**63 - 1
+
+
+async def test_profiles_without_oauth_is_a_clear_error(mocked) -> None:
+    async with MParticle(workspace=Workspace(1, 2, 3)) as mp:
+        with pytest.raises(MissingCredentials, match="oauth"):
+            await mp.profiles.get(42)
+    assert mocked.requests == {}
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"no_mpid": 1}', b'{"mpid": "abc"}', b"", b"{trunc"])
+async def test_a_reply_of_the_wrong_shape_is_a_typed_error(token, body: bytes) -> None:
+    token.get(f"{PROFILE_URL}?fields={ALL_FIELDS}", body=body)
+    async with client() as mp:
+        with pytest.raises(UnexpectedResponse) as info:
+            await mp.profiles.get(42)
+    assert "/userprofile/v1/1/2/3/42" in str(info.value)
+
+
+def test_profile_round_trips_through_the_converter() -> None:
+    document = {
+        "mpid": 5,
+        "device_identities": [{"type": "ios_idfa", "value": "x", "encoding": "none"}],
+        "user_identities": [],
+        "user_attributes": {"a": [1, 2]},
+        "audience_memberships": [
+            {
+                "audience_id": 1,
+                "audience_name": "n",
+                "public_audience_name": None,
+                "expiration_timestamp_ms": 3,
+            }
+        ],
+        "attribution": [],
+    }
+    profile = converter.structure(document, Profile)
+    assert converter.structure(converter.unstructure(profile), Profile) == profile
