@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from collections.abc import Callable
+from types import UnionType
+from typing import Any, TypeVar, Union, get_origin
 
 import cattrs
 
@@ -18,7 +20,56 @@ __all__ = ["converter", "parse_datetime", "structure"]
 
 T = TypeVar("T")
 
-converter = cattrs.Converter(forbid_extra_keys=False, omit_if_default=False)
+converter = cattrs.Converter(forbid_extra_keys=False, omit_if_default=False, detailed_validation=False)
+
+
+def _is_homogeneous_tuple(tp: Any) -> bool:
+    args = getattr(tp, "__args__", ())
+    return getattr(tp, "__origin__", None) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _homogeneous_tuple_hook(tp: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
+    # cattrs' generic tuple path re-dispatches on every element; resolving the element's hook
+    # once makes decoding a profile's identity and audience lists several times faster.
+    element = tp.__args__[0]
+    handler = converter.get_structure_hook(element)
+
+    def structure_tuple(value: Any, _: Any) -> tuple[Any, ...]:
+        if isinstance(value, (str, bytes, dict)):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
+        return tuple([handler(item, element) for item in value])
+
+    return structure_tuple
+
+
+converter.register_structure_hook_factory(_is_homogeneous_tuple, _homogeneous_tuple_hook)
+
+_PRIMITIVES = (str, int, float, bool)
+
+
+def _optional_primitive(tp: Any) -> type | None:
+    args = getattr(tp, "__args__", ())
+    if len(args) == 2 and type(None) in args and get_origin(tp) in (Union, UnionType):
+        (inner,) = (a for a in args if a is not type(None))
+        return inner if inner in _PRIMITIVES else None
+    return None
+
+
+def _optional_primitive_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    # Same result as cattrs' own Optional handling, without its per-call dispatch: most
+    # fields of a reply are `str | None` or `int | None`.
+    inner = _optional_primitive(tp)
+    assert inner is not None
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        return value if value is None or type(value) is inner else inner(value)
+
+    return structure_optional
+
+
+converter.register_structure_hook_factory(
+    lambda tp: _optional_primitive(tp) is not None, _optional_primitive_hook
+)
 
 # ISO 8601 as mParticle's APIs write it: "2014-11-14T22:46:38.673" (no zone, meaning UTC),
 # "...Z", "...-04:00", and from 0 to 7 fractional digits, which datetime.fromisoformat

@@ -32,20 +32,35 @@ class Request:
     api: str = ""
     timeout: float | None = None
 
+    _parsed: URL | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    @property
+    def parsed_url(self) -> URL:
+        """``url`` parsed once (aiohttp and the signers then reuse it)."""
+        parsed = self._parsed
+        if parsed is None:
+            parsed = URL(self.url)
+            object.__setattr__(self, "_parsed", parsed)
+        return parsed
+
     @property
     def path(self) -> str:
         """The request path as it goes on the wire, without the query (``/v1/identify``)."""
-        return URL(self.url).raw_path
+        return self.parsed_url.raw_path
 
     def with_headers(self, headers: Mapping[str, str]) -> Request:
         """A copy with ``headers`` added, replacing any of the same name."""
-        merged = {
-            name: value
-            for name, value in self.headers.items()
-            if name.lower() not in {h.lower() for h in headers}
-        }
-        merged.update(headers)
-        return attrs.evolve(self, headers=merged)
+        if self.headers:
+            replaced = {name.lower() for name in headers}
+            merged = {k: v for k, v in self.headers.items() if k.lower() not in replaced}
+            merged.update(headers)
+        else:
+            merged = dict(headers)
+        copy = Request(
+            self.method, self.url, self.params, merged, self.body, self.api, self.timeout
+        )
+        object.__setattr__(copy, "_parsed", self._parsed)
+        return copy
 
     @classmethod
     def json(cls, method: str, url: str, payload: Any, **kwargs: Any) -> Request:

@@ -135,7 +135,8 @@ class Session:
         refreshed_after_401 = False
         while True:
             attempt += 1
-            await self._wait_at_gate(request.api)
+            if self._gates:
+                await self._wait_at_gate(request.api)
             sent = await auth.apply(request, self) if auth is not None else request
             error: MParticleError
             try:
@@ -199,7 +200,7 @@ class Session:
             if request.timeout is None:
                 response_cm = client.request(
                     request.method,
-                    request.url,
+                    request.parsed_url,
                     params=request.params,
                     headers=request.headers,
                     data=request.body,
@@ -208,7 +209,7 @@ class Session:
             else:
                 response_cm = client.request(
                     request.method,
-                    request.url,
+                    request.parsed_url,
                     params=request.params,
                     headers=request.headers,
                     data=request.body,

@@ -161,9 +161,9 @@ class ProfileAPI:
         return await self._fetch(validate_mpid(mpid), fields_param(fields))
 
     async def _fetch(self, mpid: int, fields_value: str) -> Profile:
-        request = Request(
-            "GET", f"{self._profile_prefix}{mpid}", params={"fields": fields_value}, api="profile"
-        )
+        # The query is written into the URL (field names need no escaping), so the URL is
+        # parsed once per request rather than parsed and then extended with params.
+        request = Request("GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", api="profile")
         response = await self._session.send(request, self._credentials())
         return structure(response.json(), Profile, method="GET", path=response.path)
 
@@ -236,13 +236,17 @@ class ProfileAPI:
         running = len(workers)
         try:
             while running:
-                result = await results.get()
-                if isinstance(result, ProfileResult):
-                    yield result
-                elif result is None:
-                    running -= 1
-                else:
-                    raise result
+                # Take everything that is ready in one go: one wake-up for many results.
+                batch = [await results.get()]
+                while not results.empty():
+                    batch.append(results.get_nowait())
+                for result in batch:
+                    if isinstance(result, ProfileResult):
+                        yield result
+                    elif result is None:
+                        running -= 1
+                    else:
+                        raise result
         finally:
             for task in workers:
                 task.cancel()
