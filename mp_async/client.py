@@ -9,7 +9,9 @@ from types import TracebackType
 
 import attrs
 
+from .api.events import EventsAPI
 from .api.groups import GroupsAPI
+from .api.identity import IdentityAPI
 from .api.platform import PlatformAPI
 from .api.profiles import ProfileAPI
 from .auth.base import AuthStrategy
@@ -134,6 +136,24 @@ class MParticle:
         return self._profiles
 
     # Each further API adds its property below this line.
+
+    _events: EventsAPI | None = None
+
+    @property
+    def events(self) -> EventsAPI:
+        """The Events API: batches, bulk upload, the background uploader (needs ``events_auth``)."""
+        if self._events is None:
+            self._events = EventsAPI(self.session, self.events_auth, self.hosts)
+        return self._events
+
+    _identity: IdentityAPI | None = None
+
+    @property
+    def identity(self) -> IdentityAPI:
+        """The Identity API, IDSync (needs ``identity_auth``, ideally ``HmacDigestAuth``)."""
+        if self._identity is None:
+            self._identity = IdentityAPI(self.session, self.identity_auth, self.hosts)
+        return self._identity
 
     _groups: GroupsAPI | None = None
 

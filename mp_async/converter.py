@@ -7,8 +7,8 @@ optional field takes its default.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import datetime, timezone
 from types import UnionType
 from typing import Any, TypeVar, Union, get_origin
 
@@ -20,11 +20,13 @@ __all__ = ["converter", "parse_datetime", "structure"]
 
 T = TypeVar("T")
 
-converter = cattrs.Converter(forbid_extra_keys=False, omit_if_default=False, detailed_validation=False)
+converter = cattrs.Converter(
+    forbid_extra_keys=False, omit_if_default=False, detailed_validation=False
+)
 
 
 def _is_homogeneous_tuple(tp: Any) -> bool:
-    args = getattr(tp, "__args__", ())
+    args: tuple[Any, ...] = getattr(tp, "__args__", ())
     return getattr(tp, "__origin__", None) is tuple and len(args) == 2 and args[1] is Ellipsis
 
 
@@ -48,7 +50,7 @@ _PRIMITIVES = (str, int, float, bool)
 
 
 def _optional_primitive(tp: Any) -> type | None:
-    args = getattr(tp, "__args__", ())
+    args: tuple[Any, ...] = getattr(tp, "__args__", ())
     if len(args) == 2 and type(None) in args and get_origin(tp) in (Union, UnionType):
         (inner,) = (a for a in args if a is not type(None))
         return inner if inner in _PRIMITIVES else None

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "GROUP_ATTRIBUTE_ID_LENGTH",
+    "GROUP_ATTRIBUTE_TYPES",
+    "GROUP_DESCRIPTION_LENGTH",
+    "GROUP_ID_LENGTH",
+    "GROUP_MAX_ATTRIBUTES",
+    "PLATFORM_PATH",
     "ENVIRONMENTS",
     "PROFILE_FIELDS",
     "PROFILE_PATH",
@@ -50,3 +56,17 @@ IDENTITY_TYPES = (
     "yahoo",
     "device_application_stamp",
 )
+
+# The documented limits of a group definition (Group Identity API reference).
+#: Characters in a group id, inclusive.
+GROUP_ID_LENGTH = (3, 32)
+#: Characters in a group description, inclusive.
+GROUP_DESCRIPTION_LENGTH = (0, 255)
+#: Characters in a group attribute id (the user attribute it aggregates), inclusive.
+GROUP_ATTRIBUTE_ID_LENGTH = (1, 223)
+#: Attributes a group definition may carry.
+GROUP_MAX_ATTRIBUTES = 10
+#: How an attribute's values across a group's members are combined.
+GROUP_ATTRIBUTE_TYPES = ("latest", "boolean_or", "sum", "average")
+#: Path of the Platform API under ``Hosts.api``.
+PLATFORM_PATH = "/v1"

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import attrs
 
+from .. import protocol
 from ..auth.base import AuthStrategy
 from ..converter import converter, structure
 from ..errors import InvalidRequest, MissingCredentials, UnexpectedResponse
@@ -38,17 +39,12 @@ __all__ = [
     "validate_group_id",
 ]
 
-# The documented limits of a group definition (Group Identity API reference).
-#: Characters in a group id, inclusive.
-GROUP_ID_LENGTH = (3, 32)
-#: Characters in a description, inclusive.
-DESCRIPTION_LENGTH = (0, 255)
-#: Characters in an attribute id (the user attribute it aggregates), inclusive.
-ATTRIBUTE_ID_LENGTH = (1, 223)
-#: Attributes a definition may carry.
-MAX_ATTRIBUTES = 10
-#: How an attribute's values across the group's members are combined.
-ATTRIBUTE_TYPES = ("latest", "boolean_or", "sum", "average")
+# The documented limits of a group definition, kept with the other protocol facts.
+GROUP_ID_LENGTH = protocol.GROUP_ID_LENGTH
+DESCRIPTION_LENGTH = protocol.GROUP_DESCRIPTION_LENGTH
+ATTRIBUTE_ID_LENGTH = protocol.GROUP_ATTRIBUTE_ID_LENGTH
+MAX_ATTRIBUTES = protocol.GROUP_MAX_ATTRIBUTES
+ATTRIBUTE_TYPES = protocol.GROUP_ATTRIBUTE_TYPES
 
 
 @attrs.frozen
@@ -139,17 +135,17 @@ def validate_definition(definition: object) -> GroupDefinition:
     return definition
 
 
-def definition_body(definition: GroupDefinition) -> dict[str, Any]:
+def _definition_body(definition: GroupDefinition) -> dict[str, Any]:
     """The JSON body of a create or replace: the definition's own fields, never the audit ones."""
     return {
         "id": definition.id,
         "description": definition.description,
         "source_user_attribute": definition.source_user_attribute,
-        "attributes": attributes_body(definition.attributes),
+        "attributes": _attributes_body(definition.attributes),
     }
 
 
-def attributes_body(attributes: Iterable[GroupAttribute]) -> list[dict[str, Any]]:
+def _attributes_body(attributes: Iterable[GroupAttribute]) -> list[dict[str, Any]]:
     """Attributes as the API takes them: ``[{"id", "type"}]``."""
     return [converter.unstructure(attribute) for attribute in attributes]
 
@@ -215,7 +211,7 @@ class GroupsAPI:
         self._credentials()
         validate_definition(definition)
         request = Request.json(
-            "POST", self._collection_url, definition_body(definition), api="groups"
+            "POST", self._collection_url, _definition_body(definition), api="groups"
         )
         response = await self._send(request)
         return structure(response.json(), Group, method="POST", path=response.path)
@@ -225,7 +221,7 @@ class GroupsAPI:
         self._credentials()
         url = self._item_url(group_id)
         validate_definition(definition)
-        request = Request.json("PUT", url, definition_body(definition), api="groups")
+        request = Request.json("PUT", url, _definition_body(definition), api="groups")
         response = await self._send(request)
         return structure(response.json(), Group, method="PUT", path=response.path)
 
@@ -234,7 +230,7 @@ class GroupsAPI:
         self._credentials()
         url = self._item_url(group_id)
         checked = validate_attributes(attributes)
-        request = Request.json("PATCH", url, {"attributes": attributes_body(checked)}, api="groups")
+        request = Request.json("PATCH", url, {"attributes": _attributes_body(checked)}, api="groups")
         response = await self._send(request)
         return structure(response.json(), Group, method="PATCH", path=response.path)
 

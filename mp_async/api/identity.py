@@ -260,9 +260,14 @@ class IdentityAPI:
             request_id=request_id,
             request_timestamp_ms=request_timestamp_ms,
         )
+        params = _query(read_only, return_matches)
         return await self._resolve(
-            "identify", body, known_identities, identities, previous_mpid,
-            _query(read_only, return_matches),
+            "identify",
+            body,
+            known_identities,
+            identities,
+            previous_mpid=previous_mpid,
+            params=params,
         )
 
     async def login(
@@ -287,9 +292,9 @@ class IdentityAPI:
             request_id=request_id,
             request_timestamp_ms=request_timestamp_ms,
         )
+        params = _query(read_only, return_matches)
         return await self._resolve(
-            "login", body, known_identities, identities, previous_mpid,
-            _query(read_only, return_matches),
+            "login", body, known_identities, identities, previous_mpid=previous_mpid, params=params
         )
 
     async def logout(
@@ -314,9 +319,9 @@ class IdentityAPI:
             request_id=request_id,
             request_timestamp_ms=request_timestamp_ms,
         )
+        params = _query(read_only, return_matches)
         return await self._resolve(
-            "logout", body, known_identities, identities, previous_mpid,
-            _query(read_only, return_matches),
+            "logout", body, known_identities, identities, previous_mpid=previous_mpid, params=params
         )
 
     async def search(
@@ -341,17 +346,7 @@ class IdentityAPI:
             request_id=request_id,
             request_timestamp_ms=request_timestamp_ms,
         )
-        try:
-            return await self._resolve("search", body, known_identities, identities, None, None)
-        except NotFound as exc:
-            raise NoUserMatched(
-                f"{exc} (no user matched the identities given)",
-                status=exc.status,
-                method=exc.method,
-                path=exc.path,
-                errors=exc.errors,
-                body_excerpt=exc.body_excerpt,
-            ) from None
+        return await self._resolve("search", body, known_identities, identities)
 
     async def modify(
         self,
@@ -408,15 +403,28 @@ class IdentityAPI:
         body: dict[str, Any],
         known_identities: Mapping[str, str] | None,
         identities: Mapping[str, str],
-        previous_mpid: int | str | None,
-        params: Mapping[str, str] | None,
+        *,
+        previous_mpid: int | str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> IdentityResult:
         auth = self._credentials()
         if previous_mpid is not None:
             body["previous_mpid"] = str(validate_mpid(previous_mpid))
         body["known_identities"] = validate_identities(known_identities, identities)
         request = Request.json("POST", f"{self._base}/{call}", body, params=params, api="identity")
-        response = await self._session.send(request, auth)
+        try:
+            response = await self._session.send(request, auth)
+        except NotFound as exc:
+            if call != "search":
+                raise
+            raise NoUserMatched(
+                f"{exc} (no user matched the identities given)",
+                status=exc.status,
+                method=exc.method,
+                path=exc.path,
+                errors=exc.errors,
+                body_excerpt=exc.body_excerpt,
+            ) from None
         document = response.json()
         if call == "search" and (
             not isinstance(document, dict) or document.get("mpid") in (None, "")

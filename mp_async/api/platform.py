@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import attrs
 
+from .. import protocol
 from ..auth.base import AuthStrategy
 from ..converter import structure
 from ..errors import (
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: Path of the Platform API under ``Hosts.api``.
-PLATFORM_PATH = "/v1"
+PLATFORM_PATH = protocol.PLATFORM_PATH
 
 T = TypeVar("T")
 

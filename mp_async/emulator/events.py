@@ -1,11 +1,156 @@
-"""The emulated Events API (filled in by its issue)."""
+"""The emulated Events API: one batch, bulk (up to 100 batches), and bulk historical.
+
+Basic auth with the state's API key and secret; the documented limits (100 batches and
+256 KB per request, 128 KB and 100 user attributes per batch); 202 on success. A bulk
+request is answered 202 even when some of its batches are refused, as mParticle does, with
+the refusals in ``errors``. Accepted batches are kept in ``state.event_batches``.
+"""
 
 from __future__ import annotations
 
+import base64
+import hmac
+import json
+import time
+from collections import Counter
+from typing import Any
+
 from aiohttp import web
 
-__all__ = ["add_routes"]
+from ..protocol import ENVIRONMENTS
+from .replies import STATE, error_reply, json_reply
+from .state import EmulatorState
+
+__all__ = ["add_routes", "duplicate_count", "source_request_ids"]
+
+# The documented limits; the client enforces the same numbers before sending.
+_MAX_BATCHES = 100
+_MAX_REQUEST_BYTES = 256_000
+_MAX_BATCH_BYTES = 128_000
+_MAX_USER_ATTRIBUTES = 100
+_HISTORICAL_MIN_AGE_MS = 72 * 3600 * 1000
+_DEVICE_IDENTITIES = (
+    "android_uuid", "android_advertising_id", "ios_advertising_id", "ios_idfv", "push_token",
+    "roku_advertising_id", "roku_publisher_id", "fire_advertising_id", "microsoft_advertising_id",
+    "microsoft_publisher_id", "amp_id",
+)  # fmt: skip
+
+
+def source_request_ids(state: EmulatorState) -> Counter[str | None]:
+    """How many accepted batches carried each ``source_request_id``."""
+    return Counter(batch.get("source_request_id") for batch in state.event_batches)
+
+
+def duplicate_count(state: EmulatorState) -> int:
+    """Accepted batches whose ``source_request_id`` an earlier accepted batch already had."""
+    return sum(count - 1 for count in source_request_ids(state).values())
+
+
+def _auth_error(request: web.Request) -> web.Response | None:
+    state = request.app[STATE]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not token:
+        return error_reply(401, "UNAUTHORIZED", "Basic authentication with an API key is required")
+    expected = base64.b64encode(f"{state.api_key}:{state.api_secret}".encode()).decode()
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        return error_reply(403, "FORBIDDEN", "the API key or secret is not valid")
+    return None
+
+
+def _batch_problem(batch: Any, historical: bool) -> tuple[int, str] | None:
+    """Why ``batch`` is refused (a status and a message), or None when it is accepted."""
+    if not isinstance(batch, dict):
+        return 400, "a batch must be a JSON object"
+    if batch.get("environment") not in ENVIRONMENTS:
+        return 400, "environment must be production or development"
+    device_info = batch.get("device_info")
+    has_device_identity = isinstance(device_info, dict) and any(
+        device_info.get(k) for k in _DEVICE_IDENTITIES
+    )
+    if not batch.get("user_identities") and not batch.get("mpid") and not has_device_identity:
+        return 400, "the batch names no user (no user_identities, device identity or mpid)"
+    attributes = batch.get("user_attributes")
+    if isinstance(attributes, dict) and len(attributes) > _MAX_USER_ATTRIBUTES:
+        return 400, f"more than {_MAX_USER_ATTRIBUTES} user attributes"
+    events = batch.get("events") or []
+    if not isinstance(events, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("event_type"), str) for e in events
+    ):
+        return 400, 'every event needs an "event_type"'
+    size = len(json.dumps(batch, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > _MAX_BATCH_BYTES:
+        return 413, f"the batch is over {_MAX_BATCH_BYTES} bytes"
+    if historical:
+        newest = time.time() * 1000 - _HISTORICAL_MIN_AGE_MS
+        stamps = [(e.get("data") or {}).get("timestamp_unixtime_ms") for e in events]
+        if not stamps or not all(isinstance(s, int) and s <= newest for s in stamps):
+            return 400, "historical events need timestamp_unixtime_ms at least 72 hours old"
+    return None
+
+
+async def _read(request: web.Request, limit: int) -> tuple[Any, web.Response | None]:
+    body = await request.read()
+    if len(body) > limit:
+        return None, error_reply(413, "PAYLOAD_TOO_LARGE", f"the body is over {limit} bytes")
+    try:
+        return json.loads(body), None
+    except ValueError:
+        return None, error_reply(400, "BAD_REQUEST", "the body is not valid JSON")
+
+
+async def upload_batch(request: web.Request) -> web.Response:
+    """``POST /v2/events``: one batch."""
+    problem = _auth_error(request)
+    if problem:
+        return problem
+    batch, problem = await _read(request, _MAX_BATCH_BYTES)
+    if problem:
+        return problem
+    refused = _batch_problem(batch, historical=False)
+    if refused:
+        status, message = refused
+        return error_reply(status, "BAD_REQUEST" if status == 400 else "PAYLOAD_TOO_LARGE", message)
+    request.app[STATE].event_batches.append(batch)
+    return web.Response(status=202)
+
+
+async def _bulk(request: web.Request, historical: bool) -> web.Response:
+    problem = _auth_error(request)
+    if problem:
+        return problem
+    batches, problem = await _read(request, _MAX_REQUEST_BYTES)
+    if problem:
+        return problem
+    if not isinstance(batches, list) or not batches:
+        return error_reply(400, "BAD_REQUEST", "the body must be a non-empty array of batches")
+    if len(batches) > _MAX_BATCHES:
+        return error_reply(400, "BAD_REQUEST", f"at most {_MAX_BATCHES} batches per request")
+    accepted = request.app[STATE].event_batches
+    errors = []
+    for index, batch in enumerate(batches):
+        refused = _batch_problem(batch, historical)
+        if refused:
+            errors.append({"code": "BAD_REQUEST", "message": f"batch {index}: {refused[1]}"})
+        else:
+            accepted.append(batch)
+    return json_reply({"errors": errors}, 202) if errors else web.Response(status=202)
+
+
+async def bulk_upload(request: web.Request) -> web.Response:
+    """``POST /v2/bulkevents``: up to 100 batches."""
+    return await _bulk(request, historical=False)
+
+
+async def bulk_upload_historical(request: web.Request) -> web.Response:
+    """``POST /v2/bulkevents/historical``: up to 100 batches of events 72 hours old or older."""
+    return await _bulk(request, historical=True)
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the Events API's routes."""
+    """Register the Events API's routes (under ``/events``, where ``Hosts.local`` puts them)."""
+    app.router.add_post("/events/v2/events", upload_batch, name="events.upload")
+    app.router.add_post("/events/v2/bulkevents", bulk_upload, name="events.bulk")
+    app.router.add_post(
+        "/events/v2/bulkevents/historical", bulk_upload_historical, name="events.historical"
+    )
+

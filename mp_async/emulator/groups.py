@@ -11,17 +11,16 @@ from typing import Any
 
 from aiohttp import web
 
+from ..protocol import (
+    GROUP_ATTRIBUTE_ID_LENGTH,
+    GROUP_ATTRIBUTE_TYPES,
+    GROUP_DESCRIPTION_LENGTH,
+    GROUP_ID_LENGTH,
+    GROUP_MAX_ATTRIBUTES,
+)
 from .replies import STATE, bearer_error, error_reply, json_reply, read_json
 
 __all__ = ["add_routes"]
-
-# The documented limits, kept here as well as in the client so the emulator checks the client
-# independently (the emulator never imports the client).
-_GROUP_ID_LENGTH = (3, 32)
-_DESCRIPTION_LENGTH = (0, 255)
-_ATTRIBUTE_ID_LENGTH = (1, 223)
-_MAX_ATTRIBUTES = 10
-_ATTRIBUTE_TYPES = ("latest", "boolean_or", "sum", "average")
 
 _PREFIX = "/platform/workspaces/{workspace_id}/groups"
 
@@ -40,18 +39,18 @@ def _length_problem(name: str, value: object, limits: tuple[int, int]) -> str | 
 def _attributes_problem(attributes: object) -> str | None:
     if not isinstance(attributes, list):
         return "attributes must be a list"
-    if len(attributes) > _MAX_ATTRIBUTES:
-        return f"a group may have at most {_MAX_ATTRIBUTES} attributes"
+    if len(attributes) > GROUP_MAX_ATTRIBUTES:
+        return f"a group may have at most {GROUP_MAX_ATTRIBUTES} attributes"
     for index, attribute in enumerate(attributes):
         if not isinstance(attribute, dict):
             return f"attributes[{index}] must be an object"
         problem = _length_problem(
-            f"attributes[{index}].id", attribute.get("id"), _ATTRIBUTE_ID_LENGTH
+            f"attributes[{index}].id", attribute.get("id"), GROUP_ATTRIBUTE_ID_LENGTH
         )
         if problem:
             return problem
-        if attribute.get("type") not in _ATTRIBUTE_TYPES:
-            return f"attributes[{index}].type must be one of {', '.join(_ATTRIBUTE_TYPES)}"
+        if attribute.get("type") not in GROUP_ATTRIBUTE_TYPES:
+            return f"attributes[{index}].type must be one of {', '.join(GROUP_ATTRIBUTE_TYPES)}"
     return None
 
 
@@ -62,8 +61,8 @@ def _definition_problem(document: object) -> str | None:
     if not isinstance(source, str) or not source:
         return "source_user_attribute is required"
     return (
-        _length_problem("id", document.get("id"), _GROUP_ID_LENGTH)
-        or _length_problem("description", document.get("description", ""), _DESCRIPTION_LENGTH)
+        _length_problem("id", document.get("id"), GROUP_ID_LENGTH)
+        or _length_problem("description", document.get("description", ""), GROUP_DESCRIPTION_LENGTH)
         or _attributes_problem(document.get("attributes", []))
     )
 

@@ -14,12 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from ..protocol import PLATFORM_PATH
 from .replies import STATE, bearer_error, json_reply, read_json
 from .state import EmulatorState
 
 __all__ = ["add_routes", "seed_platform"]
 
-_PREFIX = "/v1"
+_PREFIX = PLATFORM_PATH
 
 #: The ``os`` values an app platform may have, as documented.
 _PLATFORM_OS = ("iOS", "tvOS", "Android", "MobileWeb", "Roku", "Alexa", "SmartTV", "FireTV", "Xbox")

@@ -39,6 +39,8 @@ class EmulatorState:
     requests: Counter[tuple[str, str]] = attrs.field(factory=Counter)
     statuses: Counter[int] = attrs.field(factory=Counter)
     # Each API's own emulated state is a field here, declared below this line.
+    # Events: every batch accepted, in arrival order; a re-sent batch appears again
+    event_batches: list[dict[str, Any]] = attrs.field(factory=list, repr=False)
     # Identity: users and auth settings. IdentityState is defined below this class: in
     # emulator/identity.py (which imports this module) it would make an import cycle.
     identity: IdentityState = attrs.field(factory=lambda: IdentityState())

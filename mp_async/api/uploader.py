@@ -1,0 +1,266 @@
+"""``BatchUploader``: a worker hands batches over one at a time; they go out in bulk, in the
+background, and every one is either sent or handed back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from types import TracebackType
+
+from ..errors import ClientClosed, ErrorDetail, InvalidRequest
+from .events import (
+    MAX_BATCHES_PER_REQUEST,
+    BatchLike,
+    ChunkBuilder,
+    EncodedBatch,
+    EventsAPI,
+    FailedBatch,
+    UploadAborted,
+    encode_batch,
+)
+
+__all__ = ["BatchUploader"]
+
+log = logging.getLogger("mp_async")
+
+_NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
+
+
+class BatchUploader:
+    """Buffers batches and uploads them in bulk in the background; loses none.
+
+    ``add`` validates a batch at once (bad input raises ``InvalidRequest`` to the caller) and
+    buffers it. A bulk request goes out when ``max_batch`` batches (or 256 KB) are buffered,
+    or every ``flush_interval`` seconds, ``concurrency`` requests at a time, each retried by
+    the session. When ``max_pending`` batches are buffered or in flight, ``add`` waits: it
+    never drops. Leaving the ``async with`` block sends everything. A batch that still fails
+    after the retries is appended to ``failed`` and passed to ``on_failure``. If the owner task
+    is cancelled, the uploader sends what it can for ``cancel_timeout`` seconds, hands the rest
+    back in ``failed`` (as ``UploadAborted``), and lets the cancellation go on.
+    """
+
+    def __init__(
+        self,
+        api: EventsAPI,
+        *,
+        max_batch: int = MAX_BATCHES_PER_REQUEST,
+        flush_interval: float = 1.0,
+        max_pending: int = 10_000,
+        concurrency: int = 8,
+        historical: bool = False,
+        on_failure: Callable[[list[FailedBatch]], object] | None = None,
+        cancel_timeout: float = 5.0,
+    ) -> None:
+        _require_int("max_batch", max_batch, 1, MAX_BATCHES_PER_REQUEST)
+        _require_int("max_pending", max_pending, 1)
+        _require_int("concurrency", concurrency, 1)
+        _require_seconds("flush_interval", flush_interval)
+        _require_seconds("cancel_timeout", cancel_timeout)
+        self._api = api
+        self._flush_interval = flush_interval
+        self._max_pending = max_pending
+        self._concurrency = concurrency
+        self._historical = historical
+        self._on_failure = on_failure
+        self._cancel_timeout = cancel_timeout
+        #: Batches that could not be delivered, with their errors, in the order they failed.
+        self.failed: list[FailedBatch] = []
+        #: Errors the server reported in accepted (202) bulk replies, about refused batches.
+        self.server_errors: list[ErrorDetail] = []
+        #: Batches in bulk requests the server accepted.
+        self.sent = 0
+        self._pending = 0
+        self._buffer = ChunkBuilder(max_batch)
+        self._queue: asyncio.Queue[list[EncodedBatch]] = asyncio.Queue()
+        # Set while fewer than max_pending batches are outstanding (or when shutting down).
+        self._room = asyncio.Event()
+        self._room.set()
+        self._sending: dict[asyncio.Task[None], list[EncodedBatch]] = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._state = _NEW
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchUploader(state={self._state!r}, pending={self._pending}, sent={self.sent}, "
+            f"failed={len(self.failed)})"
+        )
+
+    @property
+    def pending(self) -> int:
+        """Batches added and not yet sent or handed back."""
+        return self._pending
+
+    async def __aenter__(self) -> BatchUploader:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # An ordinary exit (or an ordinary exception) sends everything; a cancellation (or
+        # KeyboardInterrupt) sends what it can within cancel_timeout and hands the rest back.
+        cancelled = exc_type is not None and not issubclass(exc_type, Exception)
+        await self.close(timeout=self._cancel_timeout if cancelled else None)
+
+    def start(self) -> None:
+        """Start the background tasks (``async with`` does this)."""
+        if self._state != _NEW:
+            raise ClientClosed(f"this BatchUploader was already started (it is {self._state})")
+        self._state = _OPEN
+        self._workers = [asyncio.ensure_future(self._work()) for _ in range(self._concurrency)]
+        self._ticker = asyncio.ensure_future(self._tick())
+
+    async def add(self, batch: BatchLike) -> None:
+        """Buffer ``batch`` for upload; waits while ``max_pending`` batches are outstanding."""
+        if self._state != _OPEN:
+            raise ClientClosed(f"this BatchUploader is {self._state}; add batches inside its block")
+        item = encode_batch(batch, historical=self._historical)
+        while self._pending >= self._max_pending:
+            self._room.clear()
+            await self._room.wait()
+            if self._state != _OPEN:
+                raise ClientClosed(f"this BatchUploader was {self._state} while the batch waited")
+        self._pending += 1
+        full = self._buffer.push(item)
+        if full:
+            self._queue.put_nowait(full)
+
+    async def flush(self) -> None:
+        """Send everything added so far and wait until it is sent or handed back."""
+        self._cut()
+        await self._queue.join()
+
+    async def close(self, *, timeout: float | None = None) -> None:
+        """Send everything, then stop; with ``timeout``, hand back what is not sent by then."""
+        if self._state in (_CLOSING, _CLOSED):
+            return
+        if self._state == _NEW:
+            self._state = _CLOSED
+            return
+        self._state = _CLOSING
+        self._room.set()  # producers waiting for room learn that the uploader is closing
+        if self._ticker is not None:
+            self._ticker.cancel()
+        self._cut()
+        drained = asyncio.ensure_future(self._queue.join())
+        try:
+            await asyncio.wait({drained}, timeout=timeout)
+        finally:
+            drained.cancel()
+            self._abort()
+            self._state = _CLOSED
+            await asyncio.gather(*self._workers, drained, return_exceptions=True)
+
+    def _cut(self) -> None:
+        chunk = self._buffer.take()
+        if chunk:
+            self._queue.put_nowait(chunk)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_interval)
+            self._cut()
+
+    async def _work(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        while True:
+            chunk = await self._queue.get()
+            self._sending[task] = chunk
+            try:
+                outcome = await self._api._send_chunk(chunk, historical=self._historical)
+            except asyncio.CancelledError:
+                raise  # _abort has handed the chunk back
+            except Exception as exc:
+                # Not an mp_async error (those come back in the outcome): a bug, or a broken
+                # custom auth strategy. Hand the batches back with it rather than lose them.
+                log.exception("uploading %d batches failed unexpectedly", len(chunk))
+                if self._sending.pop(task, None) is not None:
+                    self._fail(chunk, exc)
+            else:
+                if self._sending.pop(task, None) is not None:
+                    if outcome.error is None:
+                        self.sent += len(chunk)
+                        self._settle(len(chunk))
+                        if outcome.server_errors:
+                            log.warning(
+                                "the server refused part of a bulk request: %s",
+                                "; ".join(e.message for e in outcome.server_errors)[:300],
+                            )
+                            self.server_errors.extend(outcome.server_errors)
+                    else:
+                        self._fail(chunk, outcome.error)
+            finally:
+                self._queue.task_done()
+
+    def _abort(self) -> None:
+        # Synchronous, so a second cancellation cannot interrupt the hand-back half way.
+        for chunk in self._sending.values():
+            self._fail(
+                chunk,
+                UploadAborted(
+                    f"the uploader shut down while {len(chunk)} batches were in flight; they may or "
+                    "may not have reached mParticle"
+                ),
+            )
+        self._sending.clear()
+        for task in self._workers:
+            task.cancel()
+        unsent = []
+        while not self._queue.empty():
+            unsent.extend(self._queue.get_nowait())
+            self._queue.task_done()
+        unsent.extend(self._buffer.take())
+        if unsent:
+            self._fail(unsent, UploadAborted("the uploader shut down before these were sent"))
+        if self._ticker is not None:
+            self._ticker.cancel()
+
+    def _fail(self, chunk: list[EncodedBatch], error: Exception) -> None:
+        failures = [FailedBatch(item.handed_back(), error) for item in chunk]
+        self.failed.extend(failures)
+        self._settle(len(chunk))
+        log.warning(
+            "%d batches could not be sent (%s: %s); handed back in .failed",
+            len(chunk),
+            type(error).__name__,
+            error,
+        )
+        if self._on_failure is not None:
+            try:
+                self._on_failure(failures)
+            except Exception:
+                # The batches are in .failed whatever the callback did.
+                log.exception("on_failure raised; the batches are still in .failed")
+
+    def _settle(self, count: int) -> None:
+        self._pending -= count
+        if self._pending < self._max_pending:
+            self._room.set()
+
+
+def _require_int(name: str, value: object, low: int, high: int | None = None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise InvalidRequest(f"{name} must be an integer {bounds}, got {value!r}")
+
+
+def _require_seconds(name: str, value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or (math.isinf(value))
+    ):
+        raise InvalidRequest(f"{name} must be a positive number of seconds, got {value!r}")
