@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 __all__ = [
+    "ENVIRONMENTS",
     "GROUP_ATTRIBUTE_ID_LENGTH",
     "GROUP_ATTRIBUTE_TYPES",
     "GROUP_DESCRIPTION_LENGTH",
     "GROUP_ID_LENGTH",
     "GROUP_MAX_ATTRIBUTES",
+    "IDENTITY_TYPES",
     "PLATFORM_PATH",
-    "ENVIRONMENTS",
     "PROFILE_FIELDS",
     "PROFILE_PATH",
     "TOKEN_LIFETIME",

@@ -239,12 +239,15 @@ class Session:
         opens_at = self._gates.get(api)
         while opens_at is not None:
             delay = opens_at - self._clock()
-            if delay <= 0:
-                if self._gates.get(api) == opens_at:
+            if delay > 0:
+                await self._sleep(delay)
+            latest = self._gates.get(api)
+            if latest is None or latest <= opens_at:
+                # Nobody was throttled again meanwhile: the gate is open.
+                if latest == opens_at:
                     del self._gates[api]
                 return
-            await self._sleep(delay)
-            opens_at = self._gates.get(api)
+            opens_at = latest  # another 429 pushed the gate further out: wait for that too
 
     def _close_gate(self, api: str, seconds: float) -> None:
         opens_at = self._clock() + seconds

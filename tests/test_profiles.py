@@ -6,7 +6,8 @@ import pytest
 from yarl import URL
 
 from mp_async import Hosts, InvalidRequest, MParticle, Workspace
-from mp_async.api.profiles import Profile, fields_param, validate_mpid
+from mp_async.api.mpid import validate_mpid
+from mp_async.api.profiles import Profile, fields_param
 from mp_async.auth import OAuthClientCredentials
 from mp_async.converter import converter
 from mp_async.errors import MissingCredentials, UnexpectedResponse

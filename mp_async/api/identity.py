@@ -21,7 +21,7 @@ from ..hosts import Hosts
 from ..protocol import ENVIRONMENTS, IDENTITY_TYPES
 from ..request import Request
 from ..session import Session
-from .profiles import validate_mpid
+from .mpid import validate_mpid
 
 __all__ = [
     "CLIENT_SDK_FIELDS",

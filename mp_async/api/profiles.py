@@ -15,6 +15,7 @@ from ..hosts import Hosts, Workspace
 from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH
 from ..request import Request
 from ..session import Session
+from .mpid import validate_mpid
 
 __all__ = [
     "Attribution",
@@ -24,9 +25,6 @@ __all__ = [
     "ProfileAPI",
     "ProfileResult",
 ]
-
-_MPID_MIN, _MPID_MAX = -(2**63), 2**63 - 1
-
 
 @attrs.frozen
 class Identity:
@@ -89,22 +87,6 @@ class ProfileResult:
     def ok(self) -> bool:
         """True when the lookup returned a profile."""
         return self.error is None
-
-
-def validate_mpid(mpid: object) -> int:
-    """An MPID as an int: a signed 64-bit integer, given as an int or a string of digits."""
-    if isinstance(mpid, bool):
-        raise InvalidRequest(f"mpid must be a signed 64-bit integer, got {mpid!r}")
-    value: int
-    if isinstance(mpid, int):
-        value = mpid
-    elif isinstance(mpid, str) and mpid.strip().lstrip("-").isdigit():
-        value = int(mpid)
-    else:
-        raise InvalidRequest(f"mpid must be a signed 64-bit integer, got {mpid!r}")
-    if not _MPID_MIN <= value <= _MPID_MAX or value == 0:
-        raise InvalidRequest(f"mpid must be a non-zero signed 64-bit integer, got {mpid!r}")
-    return value
 
 
 def fields_param(fields: Iterable[str] | str | None) -> str:

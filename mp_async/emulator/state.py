@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["EmulatorState"]
+__all__ = ["EmulatorState", "IdentityState"]
 
 _FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken")
 _COUNTRIES = ("US", "GB", "DE", "FR", "AU", "JP", "BR", "CA")

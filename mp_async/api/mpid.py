@@ -1,0 +1,25 @@
+"""MPIDs, the mParticle user ids every API speaks of: signed 64-bit integers."""
+
+from __future__ import annotations
+
+from ..errors import InvalidRequest
+
+__all__ = ["validate_mpid"]
+
+_MPID_MIN, _MPID_MAX = -(2**63), 2**63 - 1
+
+
+def validate_mpid(mpid: object) -> int:
+    """An MPID as an int: a signed 64-bit integer, given as an int or a string of digits."""
+    if isinstance(mpid, bool):
+        raise InvalidRequest(f"mpid must be a signed 64-bit integer, got {mpid!r}")
+    value: int
+    if isinstance(mpid, int):
+        value = mpid
+    elif isinstance(mpid, str) and mpid.strip().lstrip("-").isdigit():
+        value = int(mpid)
+    else:
+        raise InvalidRequest(f"mpid must be a signed 64-bit integer, got {mpid!r}")
+    if not _MPID_MIN <= value <= _MPID_MAX or value == 0:
+        raise InvalidRequest(f"mpid must be a non-zero signed 64-bit integer, got {mpid!r}")
+    return value
