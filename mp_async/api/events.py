@@ -424,9 +424,6 @@ class ChunkBuilder:
         self._items: list[EncodedBatch] = []
         self._size = 1  # "[" then, per batch, its bytes and a "," or the closing "]"
 
-    def __len__(self) -> int:
-        return len(self._items)
-
     def push(self, item: EncodedBatch) -> list[EncodedBatch] | None:
         """Add ``item``; return a chunk that is complete and must be sent, if there is one."""
         full = None

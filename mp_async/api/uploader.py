@@ -14,6 +14,7 @@ from .events import (
     MAX_BATCHES_PER_REQUEST,
     BatchLike,
     ChunkBuilder,
+    ChunkOutcome,
     EncodedBatch,
     EventsAPI,
     FailedBatch,
@@ -174,30 +175,31 @@ class BatchUploader:
             chunk = await self._queue.get()
             self._sending[task] = chunk
             try:
-                outcome = await self._api._send_chunk(chunk, historical=self._historical)
-            except asyncio.CancelledError:
-                raise  # _abort has handed the chunk back
-            except Exception as exc:
-                # Not an mp_async error (those come back in the outcome): a bug, or a broken
-                # custom auth strategy. Hand the batches back with it rather than lose them.
-                log.exception("uploading %d batches failed unexpectedly", len(chunk))
+                try:
+                    outcome = await self._api._send_chunk(chunk, historical=self._historical)
+                except Exception as exc:
+                    # Not an mp_async error (those come back in the outcome): a bug, or a
+                    # broken custom auth strategy. Hand the batches back with it.
+                    log.exception("uploading %d batches failed unexpectedly", len(chunk))
+                    outcome = ChunkOutcome(error=exc)
+                # Once _abort has run it has handed this chunk back already.
                 if self._sending.pop(task, None) is not None:
-                    self._fail(chunk, exc)
-            else:
-                if self._sending.pop(task, None) is not None:
-                    if outcome.error is None:
-                        self.sent += len(chunk)
-                        self._settle(len(chunk))
-                        if outcome.server_errors:
-                            log.warning(
-                                "the server refused part of a bulk request: %s",
-                                "; ".join(e.message for e in outcome.server_errors)[:300],
-                            )
-                            self.server_errors.extend(outcome.server_errors)
-                    else:
-                        self._fail(chunk, outcome.error)
+                    self._settle_chunk(chunk, outcome)
             finally:
                 self._queue.task_done()
+
+    def _settle_chunk(self, chunk: list[EncodedBatch], outcome: ChunkOutcome) -> None:
+        if outcome.error is not None:
+            self._fail(chunk, outcome.error)
+            return
+        self.sent += len(chunk)
+        self._settle(len(chunk))
+        if outcome.server_errors:
+            log.warning(
+                "the server refused part of a bulk request: %s",
+                "; ".join(e.message for e in outcome.server_errors)[:300],
+            )
+            self.server_errors.extend(outcome.server_errors)
 
     def _abort(self) -> None:
         # Synchronous, so a second cancellation cannot interrupt the hand-back half way.

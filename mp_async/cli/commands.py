@@ -1,0 +1,473 @@
+"""The ``mp-async`` command tree: identity, groups, events, emulator and demo (profiles in
+profiles.py), and ``run``, which maps outcomes to exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..api.events import FailedBatch
+from ..api.groups import GroupAttribute, GroupDefinition
+from ..api.identity import IdentityResult
+from ..emulator import Emulator, Faults
+from ..errors import InvalidRequest
+from ..protocol import ENVIRONMENTS, GROUP_ATTRIBUTE_TYPES
+from .profiles import lookup_profiles, profile, profiles
+from .runtime import (
+    auth_option,
+    common_options,
+    emit,
+    error_json,
+    is_tty,
+    open_client,
+    print_table,
+    run_async,
+    settings,
+    stderr,
+)
+
+__all__ = ["cli", "run"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mp-async", prog_name="mp-async")
+def cli() -> None:
+    """mp-async: mParticle's server-side APIs from the shell.
+
+    Credentials come from MPARTICLE_* environment variables or flags; --emulator runs any
+    command against an in-process emulator instead.
+    """
+
+
+cli.add_command(profile)
+cli.add_command(profiles)
+
+
+# --- identity ------------------------------------------------------------------------------
+
+
+def _identities(
+    email: str | None, customer_id: str | None, pairs: tuple[str, ...]
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if email:
+        found["email"] = email
+    if customer_id:
+        found["customerid"] = customer_id
+    for pair in pairs:
+        identity_type, sep, value = pair.partition("=")
+        if not sep or not identity_type or not value:
+            raise click.BadParameter(f"{pair!r} is not TYPE=VALUE", param_hint="--id")
+        found[identity_type] = value
+    if not found:
+        raise click.UsageError(
+            "name at least one identity: --email, --customer-id or --id TYPE=VALUE"
+        )
+    return found
+
+
+def _show_identity(result: IdentityResult) -> None:
+    rows: list[tuple[str, object]] = [
+        ("mpid", result.mpid),
+        ("is_ephemeral", result.is_ephemeral),
+        ("is_logged_in", result.is_logged_in),
+    ]
+    rows += [(f"matched {k}", v) for k, v in sorted(result.matched_identities.items())]
+    print_table(("field", "value"), rows)
+
+
+@cli.group()
+def identity() -> None:
+    """Resolve identities to an MPID (IDSync)."""
+
+
+def _identity_command(call: str) -> None:
+    @identity.command(call, help=f"Call the Identity API's /{call} with the identities given.")
+    @click.option("--email")
+    @click.option("--customer-id")
+    @click.option(
+        "--id",
+        "pairs",
+        multiple=True,
+        metavar="TYPE=VALUE",
+        help="Any documented identity type, e.g. --id android_uuid=abc (repeatable).",
+    )
+    @click.option("--environment", type=click.Choice(ENVIRONMENTS), default="production")
+    @auth_option
+    @common_options
+    @run_async
+    async def command(
+        email: str | None, customer_id: str | None, pairs: tuple[str, ...], environment: str
+    ) -> None:
+        known = _identities(email, customer_id, pairs)
+        async with open_client(settings()) as (mp, _):
+            result = await getattr(mp.identity, call)(known, environment=environment)
+        emit(result, lambda: _show_identity(result))
+
+
+for _call in ("identify", "search", "login", "logout"):
+    _identity_command(_call)
+
+
+# --- groups --------------------------------------------------------------------------------
+
+
+@cli.group()
+def groups() -> None:
+    """Group Identity definitions."""
+
+
+def _group_rows(items: Sequence[Any]) -> list[tuple[object, ...]]:
+    return [
+        (
+            g.id,
+            g.source_user_attribute,
+            ", ".join(f"{a.id}:{a.type}" for a in g.attributes),
+            g.description,
+        )
+        for g in items
+    ]
+
+
+_GROUP_COLUMNS = ("id", "source_user_attribute", "attributes", "description")
+
+
+@groups.command("list")
+@common_options
+@run_async
+async def list_groups() -> None:
+    """List the workspace's group definitions."""
+    async with open_client(settings()) as (mp, _):
+        found = await mp.groups.list()
+    emit(found, lambda: print_table(_GROUP_COLUMNS, _group_rows(found)))
+
+
+@groups.command("get")
+@click.argument("group_id")
+@common_options
+@run_async
+async def get_group(group_id: str) -> None:
+    """Show one group definition."""
+    async with open_client(settings()) as (mp, _):
+        found = await mp.groups.get(group_id)
+    emit(found, lambda: print_table(_GROUP_COLUMNS, _group_rows([found])))
+
+
+def _attribute(pair: str) -> GroupAttribute:
+    attribute_id, sep, attribute_type = pair.rpartition(":")
+    if not sep:
+        raise click.BadParameter(f"{pair!r} is not ID:TYPE", param_hint="--attribute")
+    return GroupAttribute(attribute_id, attribute_type)
+
+
+@groups.command("create")
+@click.option("--id", "group_id", required=True, help="3 to 32 characters.")
+@click.option("--source-user-attribute", required=True)
+@click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    metavar="ID:TYPE",
+    help=f"An attribute to aggregate; TYPE is one of {', '.join(GROUP_ATTRIBUTE_TYPES)}.",
+)
+@click.option("--description", default="")
+@common_options
+@run_async
+async def create_group(
+    group_id: str, source_user_attribute: str, attributes: tuple[str, ...], description: str
+) -> None:
+    """Create a group definition."""
+    definition = GroupDefinition(
+        group_id, source_user_attribute, [_attribute(a) for a in attributes], description
+    )
+    async with open_client(settings()) as (mp, _):
+        created = await mp.groups.create(definition)
+    emit(created, lambda: print_table(_GROUP_COLUMNS, _group_rows([created])))
+
+
+@groups.command("delete")
+@click.argument("group_id")
+@common_options
+@run_async
+async def delete_group(group_id: str) -> None:
+    """Delete a group definition."""
+    async with open_client(settings()) as (mp, _):
+        await mp.groups.delete(group_id)
+    emit({"deleted": group_id}, lambda: click.echo(f"deleted {group_id}"))
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+@cli.group()
+def events() -> None:
+    """Send event batches (Events API)."""
+
+
+@events.command("upload")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--failed-output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where batches that could not be sent are written (default: PATH.failed.jsonl).",
+)
+@click.option(
+    "--historical", is_flag=True, help="Use /bulkevents/historical (data older than 30 days)."
+)
+@click.option("--progress/--no-progress", default=None)
+@common_options
+@run_async
+async def upload_events(
+    path: str, failed_output: str | None, historical: bool, progress: bool | None
+) -> int:
+    """Upload the batches of a JSON Lines file (one batch object a line) through the uploader.
+
+    Batches that cannot be sent, and lines that are not valid batches, are written to the
+    failed output with their errors; the exit code is then 1.
+    """
+    failed: list[dict[str, Any]] = []
+    read = 0
+    show = is_tty() if progress is None else progress
+    started = time.perf_counter()
+    with click.open_file(path, encoding="utf-8") as lines:
+        async with open_client(settings()) as (mp, _):
+            columns = (
+                TextColumn("uploading"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("failed {task.fields[failed]}"),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=stderr, disable=not show) as bar:
+                task = bar.add_task("upload", total=None, failed=0)
+                async with mp.events.uploader(historical=historical) as uploader:
+                    for number, line in enumerate(lines, start=1):
+                        if not line.strip():
+                            continue
+                        read += 1
+                        try:
+                            batch = json.loads(line)
+                            await uploader.add(batch)
+                        except (ValueError, InvalidRequest) as exc:
+                            # not JSON, or not a valid batch: handed back, never dropped
+                            failed.append(
+                                {
+                                    "line": number,
+                                    "batch": line.rstrip("\n"),
+                                    "error": error_json(exc),
+                                }
+                            )
+                        bar.update(task, completed=read, failed=len(failed) + len(uploader.failed))
+                failed += [_failed_record(f) for f in uploader.failed]
+                bar.update(task, completed=read, failed=len(failed))
+                sent = uploader.sent
+    elapsed = time.perf_counter() - started
+    target = None
+    if failed:
+        target = failed_output or (f"{path}.failed.jsonl" if path != "-" else "failed.jsonl")
+        with open(target, "w", encoding="utf-8") as out:
+            for record in failed:
+                out.write(json.dumps(record, default=str) + "\n")
+    summary = {
+        "read": read,
+        "sent": sent,
+        "failed": len(failed),
+        "failed_output": target,
+        "seconds": round(elapsed, 3),
+    }
+    emit(
+        summary,
+        lambda: print_table(
+            ("outcome", "count"),
+            [
+                ("batches read", read),
+                ("sent (202)", sent),
+                ("failed", len(failed)),
+                ("failed batches written to", target or "-"),
+                ("seconds", f"{elapsed:.2f}"),
+            ],
+            title=f"events upload {path}",
+        ),
+    )
+    return 1 if failed else 0
+
+
+def _failed_record(failure: FailedBatch) -> dict[str, Any]:
+    from ..converter import converter
+
+    return {"batch": converter.unstructure(failure.batch), "error": error_json(failure.error)}
+
+
+# --- emulator and demo ---------------------------------------------------------------------
+
+
+@cli.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option(
+    "--profiles",
+    "profile_count",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Profiles to seed.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--throttle", type=float, default=None, help="Requests per second before 429s.")
+def run_emulator(
+    host: str, port: int, profile_count: int, seed: int, throttle: float | None
+) -> None:
+    """Serve a local mParticle until interrupted."""
+
+    async def serve() -> None:
+        faults = Faults(seed=seed, throttle_rate=throttle)
+        async with Emulator(
+            host=host, port=port, profiles=profile_count, seed=seed, faults=faults
+        ) as emu:
+            click.echo(
+                f"mParticle emulator on {emu.url} ({profile_count} profiles); Ctrl-C stops it"
+            )
+            click.echo("point a client at it with these environment variables:")
+            click.echo(emu.describe())
+            if emu.seeded_mpids:
+                click.echo(f"a seeded MPID to try: {emu.seeded_mpids[0]}", nl=True)
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+@cli.command("demo")
+@click.option(
+    "--count",
+    type=click.IntRange(1),
+    default=3000,
+    show_default=True,
+    help="Profiles to seed and look up.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 1024), default=32, show_default=True)
+@click.option(
+    "--failure-rate",
+    type=click.FloatRange(0, 0.5),
+    default=0.05,
+    show_default=True,
+    help="Share of requests the emulator fails with 503.",
+)
+@click.option("--progress/--no-progress", default=True)
+@run_async
+async def demo(count: int, concurrency: int, failure_rate: float, progress: bool) -> int:
+    """The quick start: look up seeded profiles in an in-process emulator that fails some requests."""
+    from ..auth import OAuthClientCredentials
+    from ..client import MParticle
+
+    faults = Faults(seed=7, error_rate_503=failure_rate)
+    async with Emulator(profiles=count, seed=7, faults=faults) as emu:
+        state = emu.state
+        mpids = [str(m) for m in [*emu.seeded_mpids, *range(1, 11)]]  # ten MPIDs nobody has
+        stderr.print(
+            f"emulator on {emu.url}: {count} profiles; it fails {failure_rate:.0%} of "
+            f"requests with 503, and the client retries them",
+            markup=False,
+        )
+        started = time.perf_counter()
+        async with MParticle(
+            oauth=OAuthClientCredentials(state.client_id, state.client_secret),
+            workspace=emu.workspace,
+            hosts=emu.hosts,
+        ) as mp:
+            records = _Collect()
+            outcomes = await lookup_profiles(
+                mp.profiles,
+                iter(mpids),
+                records,
+                total=len(mpids),
+                concurrency=concurrency,
+                fields=(),
+                progress=progress,
+                label="looking up",
+            )
+        elapsed = time.perf_counter() - started
+    countries = Counter(
+        str(r["profile"]["user_attributes"].get("$country"))
+        for r in records.items
+        if "profile" in r
+    )
+    print_table(
+        ("", ""),
+        [
+            ("MPIDs looked up", len(mpids)),
+            ("profiles found", outcomes["found"]),
+            ("not found (as expected)", outcomes["NotFound"]),
+            ("other errors", sum(outcomes.values()) - outcomes["found"] - outcomes["NotFound"]),
+            ("seconds", f"{elapsed:.2f}"),
+            ("lookups per second", f"{len(mpids) / elapsed:,.0f}"),
+            ("requests the server saw", sum(state.requests.values())),
+            ("503s it sent, retried by the client", state.statuses[503]),
+            ("token requests (one, shared)", state.token_requests),
+            ("countries", ", ".join(f"{c} {n}" for c, n in countries.most_common(4)) + ", …"),
+        ],
+        title="mp-async demo: profiles.get_many against the emulator",
+    )
+    sample = [r["profile"] for r in records.items if "profile" in r][:5]
+    print_table(
+        ("mpid", "name", "country", "customer_id", "audiences"),
+        [
+            (
+                p["mpid"],
+                p["user_attributes"].get("$firstname"),
+                p["user_attributes"].get("$country"),
+                next((i["value"] for i in p["user_identities"] if i["type"] == "customer_id"), ""),
+                ", ".join(a["audience_name"] or "" for a in p["audience_memberships"]),
+            )
+            for p in sample
+        ],
+        title="a few of them",
+    )
+    return 0 if outcomes["found"] == count and outcomes["NotFound"] == 10 else 1
+
+
+class _Collect:
+    """A stand-in output file that keeps the JSON lines written to it."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def write(self, line: str) -> int:
+        self.items.append(json.loads(line))
+        return len(line)
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def run(argv: Sequence[str] | None) -> int:
+    """Run the command tree; 0 success, 1 API error, 2 bad usage."""
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="mp-async",
+            standalone_mode=False,
+        )
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("mp-async: aborted", err=True)
+        return 1
+    except InvalidRequest as exc:  # raised while building arguments, outside run_async
+        click.echo(f"mp-async: {exc}", err=True)
+        return 2
+    return result if isinstance(result, int) else 0
