@@ -6,6 +6,7 @@ Our exception hierarchy::
     ├── InvalidRequest (also ValueError)       bad input, caught before anything is sent
     │   └── MissingCredentials                 an API was used without the auth it needs
     ├── ClientClosed (also RuntimeError)       a request on a Session that was closed
+    ├── UploadAborted                          a batch handed back unsent: its uploader shut down
     ├── TransportError                         the request never got a reply
     │   ├── ConnectError                       could not connect, or the connection broke
     │   └── RequestTimeout                     no reply within the timeout
@@ -52,6 +53,7 @@ __all__ = [
     "Unauthorized",
     "UnexpectedResponse",
     "UnprocessableEntity",
+    "UploadAborted",
     "error_for_status",
     "parse_error_details",
 ]
@@ -74,6 +76,10 @@ class MissingCredentials(InvalidRequest):
 
 class ClientClosed(MParticleError, RuntimeError):
     """A request was made on a Session (or client) after it was closed."""
+
+
+class UploadAborted(MParticleError):
+    """A batch was handed back unsent, or unconfirmed, because its uploader was shut down."""
 
 
 class TransportError(MParticleError):

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 __all__ = [
     "ENVIRONMENTS",
+    "EVENTS_CUSTOM_EVENT_TYPES",
+    "EVENTS_DEVICE_IDENTITY_TYPES",
+    "EVENTS_HISTORICAL_MIN_AGE_MS",
+    "EVENTS_MAX_BATCHES_PER_REQUEST",
+    "EVENTS_MAX_BATCH_BYTES",
+    "EVENTS_MAX_REQUEST_BYTES",
+    "EVENTS_MAX_USER_ATTRIBUTES",
+    "EVENTS_USER_IDENTITY_TYPES",
     "GROUP_ATTRIBUTE_ID_LENGTH",
     "GROUP_ATTRIBUTE_TYPES",
     "GROUP_DESCRIPTION_LENGTH",
@@ -71,3 +79,42 @@ GROUP_MAX_ATTRIBUTES = 10
 GROUP_ATTRIBUTE_TYPES = ("latest", "boolean_or", "sum", "average")
 #: Path of the Platform API under ``Hosts.api``.
 PLATFORM_PATH = "/v1"
+
+# The Events API (server to server).
+# Documented limits: mParticle's "Default service limits" and the Events API reference.
+# "KB" is read as 1,000 bytes, so a request is within the limit whichever KB the server means.
+#: Batches in one ``/bulkevents`` request.
+EVENTS_MAX_BATCHES_PER_REQUEST = 100
+#: Bytes of JSON in one request body.
+EVENTS_MAX_REQUEST_BYTES = 256_000
+#: Bytes of JSON in one batch.
+EVENTS_MAX_BATCH_BYTES = 128_000
+#: User attributes in one batch.
+EVENTS_MAX_USER_ATTRIBUTES = 100
+#: ``/bulkevents/historical`` takes only events at least this old (72 hours), in milliseconds.
+EVENTS_HISTORICAL_MIN_AGE_MS = 72 * 3600 * 1000
+
+#: Keys of a batch's ``user_identities`` (the Events API's JSON schema, ``user_identities``).
+EVENTS_USER_IDENTITY_TYPES = frozenset(
+    {
+        "other", "customer_id", "facebook", "twitter", "google", "microsoft", "yahoo", "email",
+        "alias", "facebook_custom_audience_id", "other_id_2", "other_id_3", "other_id_4",
+        "other_id_5", "other_id_6", "other_id_7", "other_id_8", "other_id_9", "other_id_10",
+        "mobile_number", "phone_number_2", "phone_number_3",
+    }
+)  # fmt: skip
+
+#: Keys of ``device_info`` that identify a device, so a batch carrying one names its user.
+EVENTS_DEVICE_IDENTITY_TYPES = frozenset(
+    {
+        "android_uuid", "android_advertising_id", "ios_advertising_id", "ios_idfv", "push_token",
+        "roku_advertising_id", "roku_publisher_id", "fire_advertising_id",
+        "microsoft_advertising_id", "microsoft_publisher_id", "amp_id",
+    }
+)  # fmt: skip
+
+#: ``custom_event_type`` values of a custom event (the Events API's JSON schema, CustomEvent).
+EVENTS_CUSTOM_EVENT_TYPES = (
+    "navigation", "location", "search", "transaction", "user_content", "user_preference",
+    "social", "other", "media",
+)  # fmt: skip

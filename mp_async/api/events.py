@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from .. import _json
+from .. import _json, protocol
 from ..auth.base import AuthStrategy
 from ..converter import converter
 from ..errors import (
@@ -25,6 +25,7 @@ from ..errors import (
     InvalidRequest,
     MissingCredentials,
     MParticleError,
+    UploadAborted,
     parse_error_details,
 )
 from ..hosts import Hosts
@@ -52,43 +53,15 @@ __all__ = [
     "UploadResult",
 ]
 
-# Documented limits: mParticle's "Default service limits" and the Events API reference.
-# "KB" is read as 1,000 bytes, so a request is within the limit whichever KB the server means.
-#: Batches in one ``/bulkevents`` request.
-MAX_BATCHES_PER_REQUEST = 100
-#: Bytes of JSON in one request body.
-MAX_REQUEST_BYTES = 256_000
-#: Bytes of JSON in one batch.
-MAX_BATCH_BYTES = 128_000
-#: User attributes in one batch.
-MAX_USER_ATTRIBUTES = 100
-#: ``/bulkevents/historical`` takes only events at least this old (72 hours), in milliseconds.
-HISTORICAL_MIN_AGE_MS = 72 * 3600 * 1000
-
-#: Keys of a batch's ``user_identities`` (the Events API's JSON schema, ``user_identities``).
-USER_IDENTITY_TYPES = frozenset(
-    {
-        "other", "customer_id", "facebook", "twitter", "google", "microsoft", "yahoo", "email",
-        "alias", "facebook_custom_audience_id", "other_id_2", "other_id_3", "other_id_4",
-        "other_id_5", "other_id_6", "other_id_7", "other_id_8", "other_id_9", "other_id_10",
-        "mobile_number", "phone_number_2", "phone_number_3",
-    }
-)  # fmt: skip
-
-#: Keys of ``device_info`` that identify a device, so a batch carrying one names its user.
-DEVICE_IDENTITY_TYPES = frozenset(
-    {
-        "android_uuid", "android_advertising_id", "ios_advertising_id", "ios_idfv", "push_token",
-        "roku_advertising_id", "roku_publisher_id", "fire_advertising_id",
-        "microsoft_advertising_id", "microsoft_publisher_id", "amp_id",
-    }
-)  # fmt: skip
-
-#: ``custom_event_type`` values of a custom event (the Events API's JSON schema, CustomEvent).
-CUSTOM_EVENT_TYPES = (
-    "navigation", "location", "search", "transaction", "user_content", "user_preference",
-    "social", "other", "media",
-)  # fmt: skip
+# Documented limits, kept with the other protocol facts (mp_async/protocol.py).
+MAX_BATCHES_PER_REQUEST = protocol.EVENTS_MAX_BATCHES_PER_REQUEST
+MAX_REQUEST_BYTES = protocol.EVENTS_MAX_REQUEST_BYTES
+MAX_BATCH_BYTES = protocol.EVENTS_MAX_BATCH_BYTES
+MAX_USER_ATTRIBUTES = protocol.EVENTS_MAX_USER_ATTRIBUTES
+HISTORICAL_MIN_AGE_MS = protocol.EVENTS_HISTORICAL_MIN_AGE_MS
+USER_IDENTITY_TYPES = protocol.EVENTS_USER_IDENTITY_TYPES
+DEVICE_IDENTITY_TYPES = protocol.EVENTS_DEVICE_IDENTITY_TYPES
+CUSTOM_EVENT_TYPES = protocol.EVENTS_CUSTOM_EVENT_TYPES
 
 _MPID_MIN, _MPID_MAX = -(2**63), 2**63 - 1
 _UUID_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
@@ -296,10 +269,6 @@ def _check_historical(where: str, document: Mapping[str, Any], now_ms: int) -> N
                 f"{where}.events[{index}].timestamp_unixtime_ms must be at least 72 hours old "
                 f"for the historical endpoint; got {stamp!r}"
             )
-
-
-class UploadAborted(MParticleError):
-    """A batch was handed back unsent, or unconfirmed, because its uploader was shut down."""
 
 
 @attrs.frozen

@@ -17,24 +17,19 @@ from typing import Any
 
 from aiohttp import web
 
-from ..protocol import ENVIRONMENTS
+from ..protocol import (
+    ENVIRONMENTS,
+    EVENTS_DEVICE_IDENTITY_TYPES,
+    EVENTS_HISTORICAL_MIN_AGE_MS,
+    EVENTS_MAX_BATCH_BYTES,
+    EVENTS_MAX_BATCHES_PER_REQUEST,
+    EVENTS_MAX_REQUEST_BYTES,
+    EVENTS_MAX_USER_ATTRIBUTES,
+)
 from .replies import STATE, error_reply, json_reply
 from .state import EmulatorState
 
 __all__ = ["add_routes", "duplicate_count", "source_request_ids"]
-
-# The documented limits; the client enforces the same numbers before sending.
-_MAX_BATCHES = 100
-_MAX_REQUEST_BYTES = 256_000
-_MAX_BATCH_BYTES = 128_000
-_MAX_USER_ATTRIBUTES = 100
-_HISTORICAL_MIN_AGE_MS = 72 * 3600 * 1000
-_DEVICE_IDENTITIES = (
-    "android_uuid", "android_advertising_id", "ios_advertising_id", "ios_idfv", "push_token",
-    "roku_advertising_id", "roku_publisher_id", "fire_advertising_id", "microsoft_advertising_id",
-    "microsoft_publisher_id", "amp_id",
-)  # fmt: skip
-
 
 def source_request_ids(state: EmulatorState) -> Counter[str | None]:
     """How many accepted batches carried each ``source_request_id``."""
@@ -65,23 +60,23 @@ def _batch_problem(batch: Any, historical: bool) -> tuple[int, str] | None:
         return 400, "environment must be production or development"
     device_info = batch.get("device_info")
     has_device_identity = isinstance(device_info, dict) and any(
-        device_info.get(k) for k in _DEVICE_IDENTITIES
+        device_info.get(k) for k in EVENTS_DEVICE_IDENTITY_TYPES
     )
     if not batch.get("user_identities") and not batch.get("mpid") and not has_device_identity:
         return 400, "the batch names no user (no user_identities, device identity or mpid)"
     attributes = batch.get("user_attributes")
-    if isinstance(attributes, dict) and len(attributes) > _MAX_USER_ATTRIBUTES:
-        return 400, f"more than {_MAX_USER_ATTRIBUTES} user attributes"
+    if isinstance(attributes, dict) and len(attributes) > EVENTS_MAX_USER_ATTRIBUTES:
+        return 400, f"more than {EVENTS_MAX_USER_ATTRIBUTES} user attributes"
     events = batch.get("events") or []
     if not isinstance(events, list) or not all(
         isinstance(e, dict) and isinstance(e.get("event_type"), str) for e in events
     ):
         return 400, 'every event needs an "event_type"'
     size = len(json.dumps(batch, separators=(",", ":"), ensure_ascii=False).encode())
-    if size > _MAX_BATCH_BYTES:
-        return 413, f"the batch is over {_MAX_BATCH_BYTES} bytes"
+    if size > EVENTS_MAX_BATCH_BYTES:
+        return 413, f"the batch is over {EVENTS_MAX_BATCH_BYTES} bytes"
     if historical:
-        newest = time.time() * 1000 - _HISTORICAL_MIN_AGE_MS
+        newest = time.time() * 1000 - EVENTS_HISTORICAL_MIN_AGE_MS
         stamps = [(e.get("data") or {}).get("timestamp_unixtime_ms") for e in events]
         if not stamps or not all(isinstance(s, int) and s <= newest for s in stamps):
             return 400, "historical events need timestamp_unixtime_ms at least 72 hours old"
@@ -103,7 +98,7 @@ async def upload_batch(request: web.Request) -> web.Response:
     problem = _auth_error(request)
     if problem:
         return problem
-    batch, problem = await _read(request, _MAX_BATCH_BYTES)
+    batch, problem = await _read(request, EVENTS_MAX_BATCH_BYTES)
     if problem:
         return problem
     refused = _batch_problem(batch, historical=False)
@@ -118,13 +113,13 @@ async def _bulk(request: web.Request, historical: bool) -> web.Response:
     problem = _auth_error(request)
     if problem:
         return problem
-    batches, problem = await _read(request, _MAX_REQUEST_BYTES)
+    batches, problem = await _read(request, EVENTS_MAX_REQUEST_BYTES)
     if problem:
         return problem
     if not isinstance(batches, list) or not batches:
         return error_reply(400, "BAD_REQUEST", "the body must be a non-empty array of batches")
-    if len(batches) > _MAX_BATCHES:
-        return error_reply(400, "BAD_REQUEST", f"at most {_MAX_BATCHES} batches per request")
+    if len(batches) > EVENTS_MAX_BATCHES_PER_REQUEST:
+        return error_reply(400, "BAD_REQUEST", f"at most {EVENTS_MAX_BATCHES_PER_REQUEST} batches per request")
     accepted = request.app[STATE].event_batches
     errors = []
     for index, batch in enumerate(batches):
