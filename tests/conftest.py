@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from mp_async import MParticle
+from mp_async import MParticle, Request
 from mp_async.auth import BasicAuth, HmacDigestAuth, OAuthClientCredentials
 from mp_async.emulator import Emulator
 
@@ -54,6 +54,38 @@ def _fail_on_loop_errors() -> Iterator[None]:
         gc.collect()
     messages = [str(c.get("message")) for c in reported]
     assert not messages, f"the event loop reported: {messages}"
+
+
+class FakeTime:
+    """A monotonic clock that only moves when the code under test sleeps: retries do not wait.
+
+    Give a Session both: ``Session(sleep=fake.sleep, clock=fake.clock)``.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+class StaticBearer:
+    """An auth strategy of our own: a fixed bearer token (no token endpoint to mock)."""
+
+    async def apply(self, request: Request, sender: object) -> Request:
+        return request.with_headers({"Authorization": "Bearer test-token"})
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    """A fresh FakeTime."""
+    return FakeTime()
 
 
 @pytest.fixture

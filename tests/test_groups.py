@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import client_for
+from conftest import FakeTime, StaticBearer, client_for
 from yarl import URL
 
 from mp_async import MParticle, Request, RetryPolicy, Session
@@ -43,27 +42,9 @@ STORED = {
 }
 
 
-class StaticBearer:
-    """An auth strategy of our own: a fixed bearer token (no token endpoint to mock)."""
-
-    async def apply(self, request: Request, sender: object) -> Request:
-        return request.with_headers({"Authorization": "Bearer test-token"})
-
-
-class NoSleep:
-    """Stands in for asyncio.sleep so retries do not wait; records what was asked."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
-
-
 @pytest.fixture
 async def groups():
-    async with Session(sleep=NoSleep()) as session:
+    async with Session(sleep=FakeTime().sleep) as session:
         yield GroupsAPI(session, StaticBearer(), workspace_id=3)
 
 
@@ -390,14 +371,14 @@ async def test_another_workspace_is_forbidden(emulator) -> None:
 
 
 async def test_a_504_is_retried_with_backoff_then_succeeds(emulator) -> None:
-    sleep = NoSleep()
+    fake = FakeTime()
     emulator.faults.fail_next(504, path_prefix="/platform/workspaces/")
-    async with client_for(emulator, session=Session(sleep=sleep)) as client:
+    async with client_for(emulator, session=Session(sleep=fake.sleep)) as client:
         assert await client.groups.list() == []
 
     assert emulator.state.statuses[504] == 1
     assert emulator.state.count("GET", "groups.list") == 2
-    assert len(sleep.waits) == 1
+    assert len(fake.sleeps) == 1
 
 
 async def test_a_504_is_retried_on_a_real_clock_with_a_short_backoff(emulator) -> None:

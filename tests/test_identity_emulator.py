@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -13,7 +12,7 @@ from email.utils import formatdate
 
 import aiohttp
 import pytest
-from conftest import client_for
+from conftest import FakeTime, client_for
 
 from mp_async import MParticle, Session
 from mp_async.api.identity import IdentityChange
@@ -21,22 +20,6 @@ from mp_async.auth import ApiKeyAuth, BasicAuth, HmacDigestAuth
 from mp_async.emulator import Emulator
 from mp_async.emulator.state import IdentityState
 from mp_async.errors import BadRequest, NoUserMatched, Unauthorized
-
-
-class FakeTime:
-    """A monotonic clock that only moves when the session sleeps: retries do not wait."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 def iso_date(epoch: float) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timezone
 
 import pytest
-from conftest import client_for
+from conftest import FakeTime, StaticBearer, client_for
 from yarl import URL
 
 from mp_async import MParticle, Request, RetryPolicy, Session, Workspace
@@ -59,27 +58,9 @@ def url(path: str, **query: str) -> str:
     return str(URL(f"{V1}/{path}").with_query({**query, "accountId": "2"}))
 
 
-class StaticBearer:
-    """An auth strategy of our own: a fixed bearer token (no token endpoint to mock)."""
-
-    async def apply(self, request: Request, sender: object) -> Request:
-        return request.with_headers({"Authorization": "Bearer test-token"})
-
-
-class NoSleep:
-    """Stands in for asyncio.sleep so retries do not wait; records what was asked."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
-
-
 @pytest.fixture
 async def platform():
-    async with Session(sleep=NoSleep()) as session:
+    async with Session(sleep=FakeTime().sleep) as session:
         yield PlatformAPI(session, StaticBearer(), WORKSPACE)
 
 
@@ -223,16 +204,16 @@ async def test_errors_in_an_envelope_with_a_success_status_still_raise(mocked, p
 
 
 async def test_a_504_is_retried_with_backoff_then_succeeds(mocked) -> None:
-    sleep = NoSleep()
+    fake = FakeTime()
     mocked.get(url("apps"), status=504)
     mocked.get(url("apps"), payload=envelope([APP]))
 
-    async with Session(sleep=sleep) as session:
+    async with Session(sleep=fake.sleep) as session:
         apps = await PlatformAPI(session, StaticBearer(), WORKSPACE).list_apps()
 
     assert [app.id for app in apps] == [1]
     assert len(sent(mocked)) == 2
-    assert len(sleep.waits) == 1
+    assert len(fake.sleeps) == 1
 
 
 # --- input checked before anything is sent -------------------------------------------------

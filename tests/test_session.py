@@ -8,6 +8,7 @@ import logging
 import aiohttp
 import pytest
 from aioresponses import CallbackResult
+from conftest import FakeTime
 from yarl import URL
 
 from mp_async import Request, RetryPolicy, Session
@@ -25,27 +26,6 @@ from mp_async.errors import (
 
 APPS = "https://api.mparticle.com/v1/apps"
 TOKEN_URL = "https://sso.auth.mparticle.com/oauth/token"
-
-
-class FakeTime:
-    """A clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime()
 
 
 def session_with(fake_time: FakeTime, **kwargs) -> Session:
