@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any, Literal
 
@@ -11,6 +10,7 @@ import attrs
 from ..auth.base import AuthStrategy
 from ..converter import structure
 from ..errors import InvalidRequest, MissingCredentials, MParticleError
+from ..fanout import bounded_map
 from ..hosts import Hosts, Workspace
 from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH
 from ..request import Request
@@ -183,7 +183,7 @@ class ProfileAPI:
         response = await self._session.send(request, auth)
         return structure(response.json(), Profile, method=method, path=response.path)
 
-    async def get_many(
+    def get_many(
         self,
         mpids: Iterable[int | str] | AsyncIterable[int | str],
         *,
@@ -194,45 +194,14 @@ class ProfileAPI:
 
         The input is read lazily (a generator of millions is fine). A lookup that fails yields
         a result with its ``error``; the stream goes on. Results come in completion order.
-        Leaving the loop early cancels the lookups in flight.
+        Leaving the loop early cancels the lookups in flight. Bad arguments raise here, before
+        anything is sent.
         """
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidRequest(f"concurrency must be an integer >= 1, got {concurrency!r}")
         self._credentials()
         fields_value = fields_param(fields)
-        source = _MpidSource(mpids)
-        # Bounded, so a slow consumer holds the workers back instead of piling results up.
-        # A worker puts None when the input is exhausted, or the exception that stopped it.
-        results: asyncio.Queue[ProfileResult | Exception | None] = asyncio.Queue(concurrency)
-
-        async def worker() -> None:
-            end: Exception | None = None
-            try:
-                while (mpid := await source.next()) is not _EXHAUSTED:
-                    await results.put(await self._lookup(mpid, fields_value))
-            except Exception as exc:  # a bug, or a failing input iterator: re-raised below
-                end = exc
-            await results.put(end)
-
-        workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
-        running = len(workers)
-        try:
-            while running:
-                # Take everything that is ready in one go: one wake-up for many results.
-                batch = [await results.get()]
-                while not results.empty():
-                    batch.append(results.get_nowait())
-                for result in batch:
-                    if isinstance(result, ProfileResult):
-                        yield result
-                    elif result is None:
-                        running -= 1
-                    else:
-                        raise result
-        finally:
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+        return bounded_map(mpids, lambda mpid: self._lookup(mpid, fields_value), concurrency)
 
     async def _lookup(self, mpid: int | str, fields_value: str) -> ProfileResult:
         try:
@@ -240,27 +209,3 @@ class ProfileAPI:
         except MParticleError as exc:
             return ProfileResult(mpid, error=exc)
         return ProfileResult(mpid, profile=profile)
-
-
-_EXHAUSTED: Any = object()
-
-
-class _MpidSource:
-    """Hands out MPIDs one at a time from a sync or async iterable, to many workers."""
-
-    def __init__(self, mpids: Iterable[int | str] | AsyncIterable[int | str]) -> None:
-        self._sync = iter(mpids) if not isinstance(mpids, AsyncIterable) else None
-        self._async = aiter(mpids) if isinstance(mpids, AsyncIterable) else None
-        self._lock = asyncio.Lock()
-
-    async def next(self) -> Any:
-        if self._sync is not None:
-            return next(self._sync, _EXHAUSTED)
-        assert self._async is not None
-        # An async generator cannot be advanced by two workers at once.
-        async with self._lock:
-            try:
-                return await anext(self._async)
-            except StopAsyncIteration:
-                return _EXHAUSTED
-
