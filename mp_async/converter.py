@@ -14,9 +14,10 @@ from typing import Any, TypeVar, Union, get_origin
 
 import cattrs
 
-from .errors import UnexpectedResponse
+from . import _json
+from .errors import UnexpectedResponse, excerpt
 
-__all__ = ["converter", "parse_datetime", "structure"]
+__all__ = ["converter", "document_excerpt", "parse_datetime", "structure"]
 
 T = TypeVar("T")
 
@@ -106,14 +107,31 @@ converter.register_structure_hook(datetime, lambda value, _: parse_datetime(valu
 converter.register_unstructure_hook(datetime, datetime.isoformat)
 
 
+def document_excerpt(document: Any) -> str:
+    """The start of a decoded JSON document, as text short enough for an error."""
+    try:
+        return excerpt(_json.dumps(document))
+    except (TypeError, ValueError, RecursionError):  # too deep to write back: say what it is
+        return f"(a JSON {type(document).__name__})"
+
+
 def structure(document: Any, cls: type[T], *, method: str = "", path: str = "") -> T:
     """Decode ``document`` into ``cls``; a reply of the wrong shape raises UnexpectedResponse."""
     try:
         return converter.structure(document, cls)
-    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, AttributeError) as exc:
+    except (
+        cattrs.BaseValidationError,
+        TypeError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+        RecursionError,
+    ) as exc:
         raise UnexpectedResponse(
             f"{method} {path}: the reply does not have the shape of a {cls.__name__} ({exc})"[:400],
             status=200,
             method=method,
             path=path,
+            body_excerpt=document_excerpt(document),
         ) from None

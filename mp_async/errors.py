@@ -9,6 +9,7 @@ Our exception hierarchy::
     ├── UploadAborted                          a batch handed back unsent: its uploader shut down
     ├── TransportError                         the request never got a reply
     │   ├── ConnectError                       could not connect, or the connection broke
+    │   │   └── CertificateError               the server's TLS certificate did not verify
     │   └── RequestTimeout                     no reply within the timeout
     └── APIError                               the server answered with an error
         ├── BadRequest                 400
@@ -36,6 +37,7 @@ import attrs
 __all__ = [
     "APIError",
     "BadRequest",
+    "CertificateError",
     "ClientClosed",
     "ConnectError",
     "ErrorDetail",
@@ -93,6 +95,10 @@ class TransportError(MParticleError):
 
 class ConnectError(TransportError):
     """Connecting failed, or the connection broke before the reply was read."""
+
+
+class CertificateError(ConnectError):
+    """The server's TLS certificate did not verify; never retried."""
 
 
 class RequestTimeout(TransportError):
@@ -193,7 +199,7 @@ def parse_error_details(body: bytes) -> tuple[ErrorDetail, ...]:
     """The ``errors`` list of an mParticle error body, or () when it has none we can read."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to read
         return ()
     if not isinstance(document, dict):
         return ()

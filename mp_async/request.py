@@ -10,7 +10,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from . import _json
-from .errors import UnexpectedResponse, excerpt
+from .errors import InvalidRequest, UnexpectedResponse, excerpt
 
 __all__ = ["Request", "Response"]
 
@@ -66,7 +66,11 @@ class Request:
     def json(cls, method: str, url: str, payload: Any, **kwargs: Any) -> Request:
         """A request whose body is ``payload`` as JSON."""
         headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
-        return cls(method, url, body=_json.dumps(payload), headers=headers, **kwargs)
+        try:
+            body = _json.dumps(payload)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise InvalidRequest(f"body cannot be sent as JSON: {exc}"[:200]) from None
+        return cls(method, url, body=body, headers=headers, **kwargs)
 
 
 @attrs.frozen
@@ -83,7 +87,7 @@ class Response:
         """The body parsed as JSON; an unreadable body raises ``UnexpectedResponse``."""
         try:
             return _json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep for json
             raise UnexpectedResponse(
                 f"{self.method} {self.path} -> {self.status}: the reply is not JSON",
                 status=self.status,

@@ -7,6 +7,7 @@ Retries live here and only here. Endpoint modules build a ``Request`` and decode
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl as ssl_module
@@ -20,6 +21,7 @@ from multidict import CIMultiDictProxy
 
 from .auth.base import AuthStrategy, RefreshableAuth
 from .errors import (
+    CertificateError,
     ClientClosed,
     ConnectError,
     InvalidRequest,
@@ -37,6 +39,9 @@ log = logging.getLogger("mp_async")
 
 #: Seconds an attempt may wait to connect, or between two reads of the reply.
 DEFAULT_TIMEOUT = 30.0
+
+#: Seconds ``close()`` gives the requests still in flight to notice it and finish.
+_CLOSE_GRACE = 2.0
 
 _USER_AGENT = (
     f"mp-async/0.1 aiohttp/{aiohttp.__version__} "
@@ -87,6 +92,12 @@ class Session:
         self._rng = rng
         # api bucket -> monotonic time at which its gate opens again (after a 429)
         self._gates: dict[str, float] = {}
+        # Requests in flight in any task (a background token refresh among them), so that
+        # close() can wait for them; and a future that close() resolves to cut waits short.
+        self._in_flight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._closing: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> Session:
         self._client_session()
@@ -106,11 +117,22 @@ class Session:
         return self._closed
 
     async def close(self) -> None:
-        """Close the connection pool (if we made it). Safe to call more than once."""
+        """Close the connection pool (if we made it). Safe to call more than once.
+
+        Requests still in flight fail with ``ClientClosed`` instead of retrying, and a wait
+        before a retry is cut short; ``close()`` returns once they have finished, so nothing
+        of this Session (a background token refresh included) outlives it.
+        """
         self._closed = True
+        closing = self._closing
+        if closing is not None and not closing.done():
+            closing.set_result(None)
         client, self._client = self._client, None
         if client is not None and self._owns_client and not client.closed:
-            await client.close()
+            await client.close()  # also closes the connections requests in flight are using
+        if self._in_flight:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), _CLOSE_GRACE)
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -128,6 +150,25 @@ class Session:
 
     async def send(self, request: Request, auth: AuthStrategy | None = None) -> Response:
         """Send ``request`` with ``auth``, retrying as the policy allows; raise a typed error."""
+        if self._closed:
+            raise ClientClosed("this Session is closed; create a new one")
+        if request.parsed_url.raw_user is not None:
+            # aiohttp would turn them into a Basic header, beside (or instead of) ours; and a
+            # URL is what ends up in logs and error messages. The URL itself is not echoed.
+            raise InvalidRequest(
+                f"{request.method} {request.parsed_url.host}: credentials must not be put in "
+                "a URL; pass an auth strategy instead"
+            )
+        self._in_flight += 1
+        self._drained.clear()
+        try:
+            return await self._send(request, auth)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._drained.set()
+
+    async def _send(self, request: Request, auth: AuthStrategy | None) -> Response:
         policy = self.retry
         started = self._clock()
         waits = None
@@ -136,11 +177,13 @@ class Session:
         while True:
             attempt += 1
             if self._gates:
-                await self._wait_at_gate(request.api)
+                await self._wait_at_gate(request)
             sent = await auth.apply(request, self) if auth is not None else request
             error: MParticleError
             try:
                 status, headers, body = await self._attempt(sent)
+            except CertificateError:
+                raise  # no retry makes an untrusted certificate trusted
             except TransportError as exc:
                 error, failure = exc, Failure(None)
             else:
@@ -169,6 +212,11 @@ class Session:
                     raise api_error
                 error, failure = api_error, Failure(status, retry_after)
 
+            if self._closed:
+                raise ClientClosed(
+                    f"{request.method} {sent.path}: the Session was closed while the request "
+                    "was in flight"
+                ) from error
             if waits is None:
                 waits = retry_waits(policy, self._rng)
             delay = waits.send(failure)
@@ -192,7 +240,25 @@ class Session:
                 failure.status or "transport",
                 delay,
             )
-            await self._sleep(delay)
+            await self._pause(delay, f"{request.method} {sent.path}")
+
+    async def _pause(self, seconds: float, what: str) -> None:
+        """Sleep ``seconds`` (with the injected sleep), or until ``close()``: then raise."""
+        closing = self._closing
+        if closing is None:
+            closing = self._closing = asyncio.get_running_loop().create_future()
+        closed = ClientClosed(f"{what}: the Session was closed while the request waited to retry")
+        if closing.done():
+            raise closed
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        try:
+            await asyncio.wait((sleeper, closing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not sleeper.done():
+                sleeper.cancel()
+        if not sleeper.done() or sleeper.cancelled():
+            raise closed
+        sleeper.result()  # an injected sleep that failed fails the request
 
     async def _attempt(self, request: Request) -> tuple[int, CIMultiDictProxy[str], bytes]:
         client = self._client_session()
@@ -222,9 +288,25 @@ class Session:
             async with response_cm as response:
                 body = await response.read()
                 return response.status, response.headers, body
+        except asyncio.CancelledError:
+            # Closing the pool cancels the requests queued for a connection; to their caller
+            # that is the Session closing, not a cancellation of their own.
+            if self._closed and not _cancelling():
+                raise ClientClosed(
+                    f"{request.method} {request.path}: the Session was closed while the "
+                    "request waited for a connection"
+                ) from None
+            raise
         except asyncio.TimeoutError:
             raise RequestTimeout(
                 f"{request.method} {request.path}: no reply within the timeout",
+                method=request.method,
+                path=request.path,
+            ) from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise CertificateError(
+                f"{request.method} {request.path}: the server's TLS certificate did not verify "
+                f"({_describe(exc)}); pass ssl=ssl.SSLContext(...) that trusts it",
                 method=request.method,
                 path=request.path,
             ) from None
@@ -235,12 +317,13 @@ class Session:
                 path=request.path,
             ) from None
 
-    async def _wait_at_gate(self, api: str) -> None:
+    async def _wait_at_gate(self, request: Request) -> None:
+        api = request.api
         opens_at = self._gates.get(api)
         while opens_at is not None:
             delay = opens_at - self._clock()
             if delay > 0:
-                await self._sleep(delay)
+                await self._pause(delay, f"{request.method} {request.path}")
             latest = self._gates.get(api)
             if latest is None or latest <= opens_at:
                 # Nobody was throttled again meanwhile: the gate is open.
@@ -253,6 +336,13 @@ class Session:
         opens_at = self._clock() + seconds
         if opens_at > self._gates.get(api, 0.0):
             self._gates[api] = opens_at
+
+
+def _cancelling() -> bool:
+    """True if the current task has been asked to cancel (always assumed before Python 3.11)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or cancelling() > 0
 
 
 def _describe(exc: BaseException) -> str:

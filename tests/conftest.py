@@ -11,6 +11,7 @@ from unittest import mock
 
 import aiohttp
 import pytest
+from aiohttp import web_app
 from aioresponses import aioresponses
 
 from mp_async import MParticle, Request
@@ -49,6 +50,12 @@ def _fail_on_loop_errors() -> Iterator[None]:
 
     with mock.patch.object(loop_policy, "new_event_loop", new_event_loop):
         yield
+    # aiohttp memoises middleware chains per application (an lru_cache of 1,024 in web_app),
+    # which keeps every emulator of the run, seeded profiles and all, alive: each gc.collect()
+    # below would then walk them all. Drop the memo so a finished test's emulator is freed.
+    clear_middleware_cache = getattr(web_app, "_cached_build_middleware", None)
+    if clear_middleware_cache is not None:
+        clear_middleware_cache.cache_clear()
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         gc.collect()

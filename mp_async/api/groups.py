@@ -19,7 +19,7 @@ import attrs
 from .. import protocol
 from ..auth.base import AuthStrategy
 from ..converter import converter, structure
-from ..errors import InvalidRequest, MissingCredentials, UnexpectedResponse
+from ..errors import InvalidRequest, MissingCredentials, UnexpectedResponse, excerpt
 from ..hosts import Hosts
 from ..request import Request, Response
 from ..session import Session
@@ -56,6 +56,8 @@ class GroupAttribute:
 
 
 def _as_tuple(attributes: Iterable[GroupAttribute]) -> tuple[GroupAttribute, ...]:
+    if isinstance(attributes, (str, bytes, GroupAttribute)) or not isinstance(attributes, Iterable):
+        raise InvalidRequest(f"attributes must be a list of GroupAttribute, got {attributes!r}"[:200])
     return tuple(attributes)
 
 
@@ -98,7 +100,7 @@ def _check_length(name: str, value: object, limits: tuple[int, int]) -> str:
 
 def validate_group_id(group_id: object) -> str:
     """A group id within the documented 3-32 characters."""
-    return _check_length("group id", group_id, GROUP_ID_LENGTH)
+    return _check_length("group_id", group_id, GROUP_ID_LENGTH)
 
 
 def validate_attributes(attributes: object) -> tuple[GroupAttribute, ...]:
@@ -126,7 +128,7 @@ def validate_definition(definition: object) -> GroupDefinition:
     """A definition within every documented limit, or ``InvalidRequest`` naming the one broken."""
     if not isinstance(definition, GroupDefinition):
         raise InvalidRequest(f"definition must be a GroupDefinition, got {definition!r}")
-    validate_group_id(definition.id)
+    _check_length("group id", definition.id, GROUP_ID_LENGTH)
     source = definition.source_user_attribute
     if not isinstance(source, str) or not source:
         raise InvalidRequest(f"source_user_attribute must name a user attribute, got {source!r}")
@@ -197,6 +199,7 @@ class GroupsAPI:
                 status=response.status,
                 method="GET",
                 path=response.path,
+                body_excerpt=excerpt(response.body),
             )
         return [structure(item, Group, method="GET", path=response.path) for item in document]
 

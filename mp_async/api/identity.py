@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ..auth.base import AuthStrategy
-from ..converter import structure
+from ..converter import document_excerpt, structure
 from ..errors import InvalidRequest, MissingCredentials, NotFound, NoUserMatched, UnexpectedResponse
 from ..hosts import Hosts
 from ..protocol import ENVIRONMENTS, IDENTITY_TYPES
@@ -190,6 +190,10 @@ def _client_sdk(client_sdk: object) -> dict[str, str]:
 
 
 def _query(read_only: bool, return_matches: bool) -> dict[str, str] | None:
+    for name, flag in (("read_only", read_only), ("return_matches", return_matches)):
+        # A string such as "false" is truthy: only a real bool says what the caller meant.
+        if not isinstance(flag, bool):
+            raise InvalidRequest(f"{name} must be True or False, got {flag!r}")
     params = {}
     if read_only:
         params["read_only"] = "true"
@@ -202,7 +206,11 @@ def decode_result(document: Any, *, method: str = "POST", path: str = "") -> Ide
     """An ``IdentityResult`` from a reply document, its string ``mpid`` read as an int."""
     if not isinstance(document, dict):
         raise UnexpectedResponse(
-            f"{method} {path}: the reply is not a JSON object", status=200, method=method, path=path
+            f"{method} {path}: the reply is not a JSON object",
+            status=200,
+            method=method,
+            path=path,
+            body_excerpt=document_excerpt(document),
         )
     mpid = document.get("mpid")
     if isinstance(mpid, str) and mpid.strip().lstrip("-").isdigit():
@@ -211,10 +219,11 @@ def decode_result(document: Any, *, method: str = "POST", path: str = "") -> Ide
         value = mpid
     else:
         raise UnexpectedResponse(
-            f"{method} {path}: the reply has no usable mpid (got {mpid!r})"[:400],
+            f"{method} {path}: the reply has no usable mpid (got {document_excerpt(mpid)})"[:400],
             status=200,
             method=method,
             path=path,
+            body_excerpt=document_excerpt(document),
         )
     fields = {**document, "mpid": value}
     if fields.get("matched_identities") is None:
@@ -362,14 +371,23 @@ class IdentityAPI:
         """Add, change or remove identities of the user ``mpid``."""
         auth = self._credentials()
         mpid_value = validate_mpid(mpid)
-        chosen = (changes,) if isinstance(changes, IdentityChange) else tuple(changes)
+        if isinstance(changes, IdentityChange):
+            chosen: tuple[object, ...] = (changes,)
+        elif isinstance(changes, Iterable) and not isinstance(changes, (str, bytes, Mapping)):
+            chosen = tuple(changes)
+        else:
+            raise InvalidRequest(
+                f"changes must be an IdentityChange or a list of them, got {type(changes).__name__}"
+            )
         if not chosen:
             raise InvalidRequest("changes must hold at least one IdentityChange")
+        checked: list[IdentityChange] = []
         for change in chosen:
             if not isinstance(change, IdentityChange):
                 raise InvalidRequest(
                     f"changes must be IdentityChange values, got {type(change).__name__}"
                 )
+            checked.append(change)
         body = _base_body(
             environment=environment,
             context=context,
@@ -384,7 +402,7 @@ class IdentityAPI:
                 "new_value": change.new_value,
                 "identity_type": change.identity_type,
             }
-            for change in chosen
+            for change in checked
         ]
         request = Request.json("POST", f"{self._base}/{mpid_value}/modify", body, api="identity")
         await self._session.send(request, auth)
@@ -409,7 +427,10 @@ class IdentityAPI:
     ) -> IdentityResult:
         auth = self._credentials()
         if previous_mpid is not None:
-            body["previous_mpid"] = str(validate_mpid(previous_mpid))
+            try:
+                body["previous_mpid"] = str(validate_mpid(previous_mpid))
+            except InvalidRequest as exc:
+                raise InvalidRequest(f"previous_mpid: {exc}") from None
         body["known_identities"] = validate_identities(known_identities, identities)
         request = Request.json("POST", f"{self._base}/{call}", body, params=params, api="identity")
         try:
@@ -426,8 +447,11 @@ class IdentityAPI:
                 body_excerpt=exc.body_excerpt,
             ) from None
         document = response.json()
-        if call == "search" and (
-            not isinstance(document, dict) or document.get("mpid") in (None, "")
+        if (
+            call == "search"
+            and isinstance(document, dict)
+            and "mpid" in document
+            and document["mpid"] in (None, "")
         ):
             # Whether mParticle answers a search that matched nobody with a 404 or with an
             # empty mpid is not documented; to the caller both mean the same.

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import attrs
 
@@ -22,6 +21,7 @@ from ..errors import (
     MissingCredentials,
     UnexpectedResponse,
     error_for_status,
+    excerpt,
     parse_error_details,
 )
 from ..hosts import Hosts, Workspace
@@ -294,10 +294,15 @@ def _unexpected(response: Response, what: str) -> UnexpectedResponse:
         status=response.status,
         method=response.method,
         path=response.path,
+        body_excerpt=excerpt(response.body),
     )
 
 
 def _resource_id(name: str, value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip():
-        raise InvalidRequest(f"{name} must be an integer or a non-empty string, got {value!r}")
-    return quote(str(value), safe="")
+    # The ids of apps, workspaces and audiences are positive integers; a string of digits
+    # is taken too. Anything else would name another resource, or a path, not an id.
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0:
+        return value
+    raise InvalidRequest(f"{name} must be a positive integer, got {value!r}"[:200])

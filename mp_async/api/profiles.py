@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -93,7 +93,14 @@ def fields_param(fields: Iterable[str] | str | None) -> str:
     """The ``fields`` query value; anything but the documented field names is rejected."""
     if fields is None:
         return _ALL_FIELDS
-    chosen = (fields,) if isinstance(fields, str) else tuple(fields)
+    if isinstance(fields, str):
+        chosen: tuple[object, ...] = (fields,)
+    elif isinstance(fields, Iterable) and not isinstance(fields, (bytes, Mapping)):
+        chosen = tuple(fields)
+    else:
+        raise InvalidRequest(
+            f"fields must be a field name or a list of them, got {type(fields).__name__}"
+        )
     if not chosen:
         raise InvalidRequest(f"fields must name at least one of: {', '.join(PROFILE_FIELDS)}")
     unknown = [f for f in chosen if f not in PROFILE_FIELDS]
@@ -102,7 +109,7 @@ def fields_param(fields: Iterable[str] | str | None) -> str:
             f"fields: {', '.join(map(repr, unknown))} is not a Profile API field; "
             f"allowed: {', '.join(PROFILE_FIELDS)}"
         )
-    return ",".join(dict.fromkeys(chosen))
+    return ",".join(dict.fromkeys(str(f) for f in chosen))
 
 
 _ALL_FIELDS = ",".join(PROFILE_FIELDS)
@@ -197,6 +204,10 @@ class ProfileAPI:
         Leaving the loop early cancels the lookups in flight. Bad arguments raise here, before
         anything is sent.
         """
+        if isinstance(mpids, (str, bytes)) or not isinstance(mpids, (Iterable, AsyncIterable)):
+            raise InvalidRequest(
+                f"mpids must be an iterable (or async iterable) of MPIDs, got {type(mpids).__name__}"
+            )
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise InvalidRequest(f"concurrency must be an integer >= 1, got {concurrency!r}")
         self._credentials()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import attrs
 
@@ -22,6 +23,20 @@ def basic_authorization(api_key: str, api_secret: str) -> str:
 def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"{type(instance).__name__}.{attribute.name} must be a non-empty string")
+
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def _header_value(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    """A value sent in a header as is: non-empty visible ASCII (no line break to inject with)."""
+    _non_empty(instance, attribute, value)
+    if not _VISIBLE_ASCII.fullmatch(value):
+        # The value is not echoed: it may be a secret pasted with a stray newline.
+        raise InvalidRequest(
+            f"{type(instance).__name__}.{attribute.name} must be visible ASCII characters "
+            "without spaces (it is sent in a header)"
+        )
 
 
 @attrs.frozen

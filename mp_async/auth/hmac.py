@@ -19,7 +19,7 @@ import attrs
 from ..errors import InvalidRequest
 from ..request import Request
 from .base import Sender
-from .basic import _non_empty
+from .basic import _header_value, _non_empty
 
 __all__ = ["HmacDigestAuth", "format_date", "sign"]
 
@@ -50,7 +50,7 @@ def _date_style(instance: object, attribute: attrs.Attribute[str], value: str) -
 class HmacDigestAuth:
     """Signs each attempt with the API secret; the secret itself never leaves the process."""
 
-    api_key: str = attrs.field(validator=_non_empty)
+    api_key: str = attrs.field(validator=_header_value)
     api_secret: str = attrs.field(validator=_non_empty, repr=False)
     date_format: DateFormat = attrs.field(default="iso8601", validator=_date_style)
     clock: Callable[[], float] = attrs.field(default=time.time, repr=False, eq=False)

@@ -6,7 +6,7 @@ import attrs
 
 from ..request import Request
 from .base import Sender
-from .basic import _non_empty
+from .basic import _header_value
 
 __all__ = ["ApiKeyAuth"]
 
@@ -15,7 +15,7 @@ __all__ = ["ApiKeyAuth"]
 class ApiKeyAuth:
     """Sends the API key alone. mParticle accepts this only where it has been switched on."""
 
-    api_key: str = attrs.field(validator=_non_empty)
+    api_key: str = attrs.field(validator=_header_value)
 
     async def apply(self, request: Request, sender: Sender) -> Request:
         """Add the ``x-mp-key`` header."""

@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from ..errors import InvalidRequest, UnexpectedResponse, excerpt
-from ..request import Request
+from .. import _json
+from ..errors import InvalidRequest, UnexpectedResponse
+from ..protocol import TOKEN_LIFETIME
+from ..request import Request, Response
 from .base import Sender
 from .basic import _non_empty
 
@@ -117,26 +121,7 @@ class OAuthClientCredentials:
         started = self.clock()
         log.debug("fetching an OAuth token from %s", url)
         response = await sender.send(request)
-        document: Any = response.json()
-        access_token = document.get("access_token") if isinstance(document, dict) else None
-        expires_in = document.get("expires_in", 28800) if isinstance(document, dict) else None
-        if (
-            not isinstance(access_token, str)
-            or not access_token
-            or not isinstance(expires_in, (int, float))
-            or isinstance(expires_in, bool)
-            or expires_in <= 0
-        ):
-            raise UnexpectedResponse(
-                f"POST {response.path} -> {response.status}: the token reply has no usable "
-                "access_token and expires_in",
-                status=response.status,
-                method="POST",
-                path=response.path,
-                # The excerpt could hold a token: keep only the field names.
-                body_excerpt=_keys_only(document, response.body),
-            )
-        lifetime = float(expires_in)
+        access_token, lifetime = _read_token_reply(response)
         margin = min(self.refresh_margin, lifetime / 2)
         token = _Token(
             authorization=f"Bearer {access_token}",
@@ -148,10 +133,46 @@ class OAuthClientCredentials:
         return token
 
 
-def _keys_only(document: Any, body: bytes) -> str:
+#: What a bearer token may hold: visible ASCII, so it can go in a header as is (no line
+#: break to inject another header, nothing aiohttp would have to encode).
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+def _read_token_reply(response: Response) -> tuple[str, float]:
+    """The access token and its lifetime in seconds from a token reply, or a clear error.
+
+    The reply holds a secret, so an error keeps none of its text: only its field names, or
+    its content type and length when it is not a JSON object.
+    """
+    try:
+        document: Any = _json.loads(response.body)
+    except (ValueError, RecursionError):
+        document = None
     if isinstance(document, dict):
-        return "{" + ", ".join(repr(k) for k in document) + "}"
-    return excerpt(body) if not body.strip().startswith((b"{", b"[")) else "(JSON, not an object)"
+        access_token = document.get("access_token")
+        expires_in = document.get("expires_in", TOKEN_LIFETIME)
+        if (
+            isinstance(access_token, str)
+            and _TOKEN_CHARS.fullmatch(access_token)
+            and isinstance(expires_in, (int, float))
+            and not isinstance(expires_in, bool)
+            and 0 < expires_in < math.inf
+        ):
+            return access_token, float(expires_in)
+        problem = "has no usable access_token and expires_in"
+        shape = "{" + ", ".join(repr(str(k)[:40]) for k in list(document)[:20]) + "}"
+    else:
+        problem = "is not a JSON object"
+        content_type = response.headers.get("Content-Type", "no content type")
+        shape = f"({content_type[:60]}, {len(response.body)} bytes)"
+    raise UnexpectedResponse(
+        f"{response.method or 'POST'} {response.path} -> {response.status}: the token reply "
+        f"{problem} {shape}",
+        status=response.status,
+        method=response.method or "POST",
+        path=response.path,
+        body_excerpt=shape,
+    )
 
 
 def _consume_exception(task: asyncio.Task[_Token]) -> None:

@@ -47,7 +47,7 @@ async def issue_token(request: web.Request) -> web.Response:
         return error_reply(401, "access_denied", "unknown client id or wrong secret")
     if faults.token_body is not None:
         return web.Response(body=faults.token_body, content_type="application/json")
-    token, lifetime = state.issue_token()
+    token, lifetime = state.issue_token(valid_for=faults.token_dies_after)
     return json_reply({"access_token": token, "expires_in": lifetime, "token_type": "Bearer"})
 
 

@@ -40,6 +40,8 @@ class Faults:
     token_delay: float = 0.0  # seconds the token call takes
     token_failures: int = 0  # the next N token calls answer 503
     token_body: bytes | None = None  # replace the token reply's body (garbage tests)
+    # tokens stop working this many seconds after issue, whatever their expires_in says
+    token_dies_after: float | None = None
     seed: int | None = None
     script: deque[ScriptedReply] = attrs.field(factory=deque)
     rng: random.Random = attrs.field(init=False)
@@ -91,6 +93,7 @@ class Faults:
         self.slow_seconds = self.latency = self.token_delay = 0.0
         self.token_failures = 0
         self.token_body = None
+        self.token_dies_after = None
         self.script.clear()
         self._windows.clear()
 

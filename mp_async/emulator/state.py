@@ -54,10 +54,15 @@ class EmulatorState:
 
     # --- tokens -------------------------------------------------------------------------
 
-    def issue_token(self) -> tuple[str, float]:
-        """A new access token and its lifetime in seconds."""
+    def issue_token(self, valid_for: float | None = None) -> tuple[str, float]:
+        """A new access token and the lifetime it claims, in seconds.
+
+        ``valid_for`` makes it stop working sooner than it claims (an early expiry).
+        """
         token = secrets.token_urlsafe(24)
-        self.tokens[token] = time.monotonic() + self.token_lifetime
+        self.tokens[token] = time.monotonic() + (
+            self.token_lifetime if valid_for is None else valid_for
+        )
         return token, self.token_lifetime
 
     def token_valid(self, token: str) -> bool:

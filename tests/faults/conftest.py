@@ -8,53 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import threading
 import warnings
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from mp_async import MParticle, Session
+from mp_async.auth import OAuthClientCredentials
 from mp_async.emulator import Emulator
-from mp_async.emulator.faults import Faults
 
-T = TypeVar("T")
-
-
-class EmulatorThread:
-    """An ``Emulator`` served from a background thread; ``emu`` is the running emulator."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._kwargs = kwargs
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.emu: Emulator
-
-    def start(self) -> None:
-        self._thread.start()
-        self.emu = self.call(self._start())
-
-    async def _start(self) -> Emulator:
-        emu = Emulator(**self._kwargs)
-        await emu.start()
-        return emu
-
-    def call(self, coro: Any, timeout: float = 10.0) -> Any:
-        """Run ``coro`` on the emulator's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    def stop(self) -> None:
-        try:
-            self.call(self.emu.stop())
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop.close()
-
-    @property
-    def faults(self) -> Faults:
-        return self.emu.faults
+from .emulator_thread import EmulatorThread
 
 
 @pytest.fixture
@@ -73,12 +37,55 @@ def emulator_thread() -> Iterator[Any]:
         server.stop()
 
 
+def client_on(server: EmulatorThread, **kwargs: Any) -> MParticle:
+    """An MParticle with OAuth credentials for ``server``'s Profile, Platform and Group APIs."""
+    emu = server.emu
+    return MParticle(
+        oauth=OAuthClientCredentials(emu.state.client_id, emu.state.client_secret),
+        workspace=emu.workspace,
+        hosts=emu.hosts,
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def _module_emulator() -> Iterator[EmulatorThread]:
+    server = EmulatorThread(profiles=20, seed=1)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shared_emulator(_module_emulator: EmulatorThread) -> Iterator[Emulator]:
+    """One emulator for every test of a module, its faults cleared before each test.
+
+    Cheaper than an emulator per test: aiohttp caches each application's middleware chain
+    (``web_app._build_middlewares`` is an ``lru_cache``), so every emulator built stays in
+    memory, and the suite's per-test ``gc.collect()`` slows down as they pile up.
+    """
+    _module_emulator.faults.clear()
+    yield _module_emulator.emu
+    _module_emulator.faults.clear()
+
+
 async def assert_bounded(awaitable: Any, seconds: float) -> Any:
     """Await ``awaitable``, failing the test (instead of hanging) if it takes over ``seconds``."""
     try:
         return await asyncio.wait_for(awaitable, seconds)
     except asyncio.TimeoutError:
         pytest.fail(f"did not finish within {seconds} s")
+
+
+async def until(condition: Any, seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` is true, failing the test after ``seconds``."""
+
+    async def poll() -> None:
+        # The emulator's state changes on its own thread: there is no event here to await.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+    await assert_bounded(poll(), seconds)
 
 
 def acquired_connections(client: MParticle | Session) -> int:

@@ -1,4 +1,0 @@
-import pytest
-pytestmark = pytest.mark.faults
-def test_probe(emulator_thread):
-    assert True
