@@ -15,6 +15,12 @@ PODS = ("us1", "us2", "eu1", "au1")
 def _origin(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise InvalidRequest(f"Hosts.{attribute.name} must be an http(s) URL, got {value!r}")
+    if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+        # Credentials in a URL end up in logs and error messages; the value is not echoed.
+        raise InvalidRequest(
+            f"Hosts.{attribute.name} must not carry credentials (user:password@); "
+            "pass an auth strategy instead"
+        )
 
 
 def _strip_slash(value: str) -> str:

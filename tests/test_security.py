@@ -416,3 +416,12 @@ async def test_a_custom_ssl_context_given_to_a_session_is_used(
         profiles = ProfileAPI(session, oauth, tls_emulator.workspace, tls_emulator.hosts)
         profile = await profiles.get(tls_emulator.seeded_mpids[0])
     assert profile.mpid == tls_emulator.seeded_mpids[0]
+
+
+def test_hosts_refuse_a_base_url_with_credentials_without_echoing_them() -> None:
+    from mp_async import Hosts, InvalidRequest
+
+    with pytest.raises(InvalidRequest) as info:
+        Hosts.local("https://user:s3cr3t-pass@api.example.com")
+    assert "s3cr3t-pass" not in str(info.value)
+    assert Hosts.local("https://api.example.com/path@with-at").api.endswith("with-at")
