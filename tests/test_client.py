@@ -54,7 +54,7 @@ def test_from_env_with_nothing_set_builds_a_client_that_names_what_is_missing() 
 
 @pytest.mark.parametrize("bad", ["one", "0", "-4"])
 def test_from_env_rejects_ids_that_are_not_positive_integers(bad: str) -> None:
-    with pytest.raises(InvalidRequest, match="MPARTICLE_ORG_ID|org_id"):
+    with pytest.raises(InvalidRequest, match=r"MPARTICLE_ORG_ID|org_id"):
         MParticle.from_env({**ENV, "MPARTICLE_ORG_ID": bad})
 
 
