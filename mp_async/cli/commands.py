@@ -376,6 +376,7 @@ async def demo(count: int, concurrency: int, failure_rate: float, progress: bool
             f"emulator on {emu.url}: {count} profiles; it fails {failure_rate:.0%} of "
             f"requests with 503, and the client retries them",
             markup=False,
+            soft_wrap=True,
         )
         started = time.perf_counter()
         async with MParticle(
