@@ -263,27 +263,21 @@ class Session:
     async def _attempt(self, request: Request) -> tuple[int, CIMultiDictProxy[str], bytes]:
         client = self._client_session()
         try:
-            if request.timeout is None:
-                response_cm = client.request(
-                    request.method,
-                    request.parsed_url,
-                    params=request.params,
-                    headers=request.headers,
-                    data=request.body,
-                    allow_redirects=False,
-                )
-            else:
-                response_cm = client.request(
-                    request.method,
-                    request.parsed_url,
-                    params=request.params,
-                    headers=request.headers,
-                    data=request.body,
-                    allow_redirects=False,
-                    timeout=aiohttp.ClientTimeout(
-                        total=request.timeout, sock_connect=request.timeout
-                    ),
-                )
+            # A per-request timeout (the token call's) replaces the session's for that call.
+            timeout: dict[str, aiohttp.ClientTimeout] = (
+                {}
+                if request.timeout is None
+                else {"timeout": aiohttp.ClientTimeout(total=request.timeout)}
+            )
+            response_cm = client.request(
+                request.method,
+                request.parsed_url,
+                params=request.params,
+                headers=request.headers,
+                data=request.body,
+                allow_redirects=False,
+                **timeout,
+            )
             # Reading the body is inside the retry scope: a reply cut short is retried too.
             async with response_cm as response:
                 body = await response.read()
