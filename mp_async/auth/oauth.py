@@ -38,6 +38,11 @@ class _Token:
     authorization: str = attrs.field(repr=False)  # "Bearer <access token>"
     refresh_at: float  # monotonic: start a background refresh from here
     expires_at: float  # monotonic: never send it after this
+    header: dict[str, str] = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Built once per token rather than once per request.
+        object.__setattr__(self, "header", {"Authorization": self.authorization})
 
 
 @attrs.define
@@ -78,7 +83,7 @@ class OAuthClientCredentials:
             token = await self._wait_for_refresh(sender)
         elif now >= token.refresh_at:
             self._start_refresh(sender)
-        return request.with_headers({"Authorization": token.authorization})
+        return request.with_headers(token.header)
 
     def invalidate(self, sent: Request) -> bool:
         """After a 401: drop the cached token, but only if it is the one ``sent`` carried."""
