@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl as ssl_module
 from collections.abc import Mapping
@@ -59,12 +60,9 @@ class MParticle:
         self.session = session or Session(
             retry=retry, timeout=timeout, max_connections=max_connections, ssl=ssl
         )
-        self._profiles: ProfileAPI | None = None
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: object
-    ) -> MParticle:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> MParticle:
         """A client configured from ``MPARTICLE_*`` environment variables (see the README)."""
         env = os.environ if environ is None else environ
 
@@ -126,52 +124,34 @@ class MParticle:
             )
         return self.workspace
 
-    @property
+    # Each API is built on first use (the ones whose credentials were not given raise
+    # MissingCredentials when called) and kept: they share this client's Session.
+
+    @functools.cached_property
     def profiles(self) -> ProfileAPI:
         """The Profile API (needs ``oauth`` and ``workspace``)."""
-        if self._profiles is None:
-            self._profiles = ProfileAPI(
-                self.session, self.oauth, self._require_workspace("Profile API"), self.hosts
-            )
-        return self._profiles
+        workspace = self._require_workspace("Profile API")
+        return ProfileAPI(self.session, self.oauth, workspace, self.hosts)
 
-    # Each further API adds its property below this line.
-
-    _events: EventsAPI | None = None
-
-    @property
-    def events(self) -> EventsAPI:
-        """The Events API: batches, bulk upload, the background uploader (needs ``events_auth``)."""
-        if self._events is None:
-            self._events = EventsAPI(self.session, self.events_auth, self.hosts)
-        return self._events
-
-    _identity: IdentityAPI | None = None
-
-    @property
+    @functools.cached_property
     def identity(self) -> IdentityAPI:
         """The Identity API, IDSync (needs ``identity_auth``, ideally ``HmacDigestAuth``)."""
-        if self._identity is None:
-            self._identity = IdentityAPI(self.session, self.identity_auth, self.hosts)
-        return self._identity
+        return IdentityAPI(self.session, self.identity_auth, self.hosts)
 
-    _groups: GroupsAPI | None = None
-
-    @property
+    @functools.cached_property
     def groups(self) -> GroupsAPI:
         """The Group Identity API (needs ``oauth`` and ``workspace``)."""
-        if self._groups is None:
-            workspace = self._require_workspace("Group Identity API")
-            self._groups = GroupsAPI(self.session, self.oauth, workspace.workspace_id, self.hosts)
-        return self._groups
+        workspace = self._require_workspace("Group Identity API")
+        return GroupsAPI(self.session, self.oauth, workspace.workspace_id, self.hosts)
 
-    _platform: PlatformAPI | None = None
-
-    @property
+    @functools.cached_property
     def platform(self) -> PlatformAPI:
         """The Platform API (needs ``oauth`` and ``workspace``, whose account it is scoped to)."""
-        if self._platform is None:
-            self._platform = PlatformAPI(
-                self.session, self.oauth, self._require_workspace("Platform API"), self.hosts
-            )
-        return self._platform
+        return PlatformAPI(
+            self.session, self.oauth, self._require_workspace("Platform API"), self.hosts
+        )
+
+    @functools.cached_property
+    def events(self) -> EventsAPI:
+        """The Events API: batches, bulk upload, the background uploader (needs ``events_auth``)."""
+        return EventsAPI(self.session, self.events_auth, self.hosts)
