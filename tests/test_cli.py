@@ -248,3 +248,32 @@ def test_events_upload_sends_every_batch_and_hands_back_bad_lines(
     failed = [json.loads(line) for line in Path(summary["failed_output"]).read_text().splitlines()]
     assert [f["line"] for f in failed] == [251, 252]
     assert {f["error"]["type"] for f in failed} == {"JSONDecodeError", "InvalidRequest"}
+
+
+def test_a_missing_input_file_is_bad_usage_not_a_traceback(tmp_path: Path, capsys) -> None:
+    code, _, err = run(capsys, "profiles", "lookup", "--input", str(tmp_path / "nope.txt"),
+                       "--output", str(tmp_path / "out.jsonl"), "--emulator")
+    assert code == 2 and "Traceback" not in err and "nope.txt" in err
+
+
+def test_an_unwritable_output_is_bad_usage_not_a_traceback(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "mpids.txt"
+    source.write_text(f"{SEEDED[0]}\n")
+    code, _, err = run(capsys, "profiles", "lookup", "--input", str(source), "--output",
+                       str(tmp_path / "missing-dir" / "out.jsonl"), "--emulator")
+    assert code == 2 and "Traceback" not in err and "missing-dir" in err
+
+
+def test_a_port_already_taken_is_one_line_not_a_traceback(capsys) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run(capsys, "emulator", "--port", str(port), "--profiles", "0")
+    assert code == 1 and "Traceback" not in err and err.startswith("mp-async: ")
+
+
+@pytest.mark.parametrize("mpid", ["--5", "²"])
+def test_an_mpid_that_is_not_digits_is_bad_usage(capsys, mpid: str) -> None:
+    code, _, err = run(capsys, "profile", "get", "--emulator", "--", mpid)
+    assert code == 2 and "mpid" in err

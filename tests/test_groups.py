@@ -105,10 +105,17 @@ async def test_a_timestamp_with_an_offset_keeps_it(mocked, groups) -> None:
     assert group.created_on == datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
-async def test_a_reply_without_the_fields_of_a_group_raises_unexpected_response(
-    mocked, groups
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {k: v for k, v in STORED.items() if k != "source_user_attribute"},
+        {**STORED, "created_on": "yesterday"},
+    ],
+)
+async def test_a_reply_that_is_not_a_group_raises_unexpected_response(
+    mocked, groups, reply
 ) -> None:
-    mocked.get(GROUPS + "household", payload={**STORED, "created_on": "yesterday"})
+    mocked.get(GROUPS + "household", payload=reply)
 
     with pytest.raises(UnexpectedResponse):
         await groups.get("household")
@@ -290,10 +297,6 @@ async def test_set_attributes_checks_the_attribute_limits_before_sending(mp, emu
     assert not emulator.state.requests
 
 
-def test_an_invalid_request_is_also_a_value_error() -> None:
-    assert issubclass(InvalidRequest, ValueError)
-
-
 # --- against the emulator ---------------------------------------------------------------------
 
 
@@ -356,11 +359,16 @@ async def test_the_emulator_enforces_the_limits_itself(mp, emulator) -> None:
     assert emulator.state.groups == {}
 
 
-async def test_the_emulator_requires_a_bearer_token(emulator) -> None:
+async def test_the_emulator_requires_a_valid_bearer_token(emulator) -> None:
+    class NoAuth:
+        async def apply(self, request: Request, sender: object) -> Request:
+            return request
+
     async with Session() as session:
-        api = GroupsAPI(session, StaticBearer(), emulator.workspace.workspace_id, emulator.hosts)
-        with pytest.raises(Unauthorized):
-            await api.list()
+        for auth, says in ((StaticBearer(), "invalid"), (NoAuth(), "required")):
+            api = GroupsAPI(session, auth, emulator.workspace.workspace_id, emulator.hosts)
+            with pytest.raises(Unauthorized, match=says):
+                await api.list()
 
 
 async def test_another_workspace_is_forbidden(emulator) -> None:

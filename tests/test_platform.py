@@ -112,6 +112,12 @@ async def test_the_caller_gets_the_data_of_the_envelope(mocked, platform) -> Non
     assert await platform.get("services") == [{"name": "Amplitude"}]
 
 
+async def test_a_success_with_a_message_but_no_errors_is_not_an_error(mocked, platform) -> None:
+    mocked.get(url("services"), payload={**envelope([{"name": "Braze"}], "service"), "message": "ok"})
+
+    assert await platform.get("services") == [{"name": "Braze"}]
+
+
 async def test_an_envelope_written_with_data_type_is_unwrapped_too(mocked, platform) -> None:
     # The partner feed resources spell the key "data_type".
     mocked.get(

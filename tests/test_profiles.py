@@ -111,7 +111,14 @@ def test_field_errors_name_what_is_allowed() -> None:
 
 def test_mpids_accept_ints_and_digit_strings() -> None:
     assert validate_mpid("-8240373199402373981") == -8240373199402373981
+    assert validate_mpid(" 42 ") == 42
     assert validate_mpid(2**63 - 1) == 2**63 - 1
+
+
+@pytest.mark.parametrize("text", ["--5", "²", "4 2", "0x10", "", "-"])
+def test_mpid_text_must_be_ascii_digits(text: str) -> None:
+    with pytest.raises(InvalidRequest, match="mpid"):
+        validate_mpid(text)
 
 
 async def test_profiles_without_oauth_is_a_clear_error(mocked) -> None:

@@ -19,9 +19,9 @@ from ..converter import document_excerpt, structure
 from ..errors import InvalidRequest, MissingCredentials, NotFound, NoUserMatched, UnexpectedResponse
 from ..hosts import Hosts
 from ..protocol import ENVIRONMENTS, IDENTITY_TYPES
-from ..request import Request
+from ..request import Request, Response
 from ..session import Session
-from .mpid import validate_mpid
+from .mpid import mpid_from_text, validate_mpid
 
 __all__ = [
     "CLIENT_SDK_FIELDS",
@@ -213,8 +213,8 @@ def decode_result(document: Any, *, method: str = "POST", path: str = "") -> Ide
             body_excerpt=document_excerpt(document),
         )
     mpid = document.get("mpid")
-    if isinstance(mpid, str) and mpid.strip().lstrip("-").isdigit():
-        value = int(mpid)
+    if isinstance(mpid, str) and (parsed := mpid_from_text(mpid)) is not None:
+        value = parsed
     elif isinstance(mpid, int) and not isinstance(mpid, bool):
         value = mpid
     else:
@@ -262,22 +262,19 @@ class IdentityAPI:
         **identities: str,
     ) -> IdentityResult:
         """The user these identities belong to, created if there is none."""
-        body = _base_body(
+        response = await self._post(
+            "identify",
+            known_identities,
+            identities,
             environment=environment,
+            previous_mpid=previous_mpid,
             context=context,
             client_sdk=client_sdk,
             request_id=request_id,
             request_timestamp_ms=request_timestamp_ms,
+            params=_query(read_only, return_matches),
         )
-        params = _query(read_only, return_matches)
-        return await self._resolve(
-            "identify",
-            body,
-            known_identities,
-            identities,
-            previous_mpid=previous_mpid,
-            params=params,
-        )
+        return decode_result(response.json(), path=response.path)
 
     async def login(
         self,
@@ -294,17 +291,19 @@ class IdentityAPI:
         **identities: str,
     ) -> IdentityResult:
         """The user who logs in with these identities, coming from ``previous_mpid``."""
-        body = _base_body(
+        response = await self._post(
+            "login",
+            known_identities,
+            identities,
             environment=environment,
+            previous_mpid=previous_mpid,
             context=context,
             client_sdk=client_sdk,
             request_id=request_id,
             request_timestamp_ms=request_timestamp_ms,
+            params=_query(read_only, return_matches),
         )
-        params = _query(read_only, return_matches)
-        return await self._resolve(
-            "login", body, known_identities, identities, previous_mpid=previous_mpid, params=params
-        )
+        return decode_result(response.json(), path=response.path)
 
     async def logout(
         self,
@@ -321,17 +320,19 @@ class IdentityAPI:
         **identities: str,
     ) -> IdentityResult:
         """The user left after logging out (usually known by device identities alone)."""
-        body = _base_body(
+        response = await self._post(
+            "logout",
+            known_identities,
+            identities,
             environment=environment,
+            previous_mpid=previous_mpid,
             context=context,
             client_sdk=client_sdk,
             request_id=request_id,
             request_timestamp_ms=request_timestamp_ms,
+            params=_query(read_only, return_matches),
         )
-        params = _query(read_only, return_matches)
-        return await self._resolve(
-            "logout", body, known_identities, identities, previous_mpid=previous_mpid, params=params
-        )
+        return decode_result(response.json(), path=response.path)
 
     async def search(
         self,
@@ -348,14 +349,37 @@ class IdentityAPI:
 
         Unlike ``identify``, a search never creates a user.
         """
-        body = _base_body(
-            environment=environment,
-            context=context,
-            client_sdk=client_sdk,
-            request_id=request_id,
-            request_timestamp_ms=request_timestamp_ms,
-        )
-        return await self._resolve("search", body, known_identities, identities)
+        try:
+            response = await self._post(
+                "search",
+                known_identities,
+                identities,
+                environment=environment,
+                context=context,
+                client_sdk=client_sdk,
+                request_id=request_id,
+                request_timestamp_ms=request_timestamp_ms,
+            )
+        except NotFound as exc:
+            raise NoUserMatched(
+                f"{exc} (no user matched the identities given)",
+                status=exc.status,
+                method=exc.method,
+                path=exc.path,
+                errors=exc.errors,
+                body_excerpt=exc.body_excerpt,
+            ) from None
+        document = response.json()
+        if isinstance(document, dict) and "mpid" in document and document["mpid"] in (None, ""):
+            # Whether mParticle answers a search that matched nobody with a 404 or with an
+            # empty mpid is not documented; to the caller both mean the same.
+            raise NoUserMatched(
+                f"POST {response.path} -> {response.status}: no user matched the identities given",
+                status=response.status,
+                method="POST",
+                path=response.path,
+            )
+        return decode_result(document, path=response.path)
 
     async def modify(
         self,
@@ -415,17 +439,29 @@ class IdentityAPI:
             )
         return self._auth
 
-    async def _resolve(
+    async def _post(
         self,
         call: str,
-        body: dict[str, Any],
         known_identities: Mapping[str, str] | None,
         identities: Mapping[str, str],
         *,
+        environment: str,
+        context: str | None,
+        client_sdk: Mapping[str, str] | None,
+        request_id: str | None,
+        request_timestamp_ms: int | None,
         previous_mpid: int | str | None = None,
         params: Mapping[str, str] | None = None,
-    ) -> IdentityResult:
+    ) -> Response:
+        """Validate, build and send one of identify, login, logout and search."""
         auth = self._credentials()
+        body = _base_body(
+            environment=environment,
+            context=context,
+            client_sdk=client_sdk,
+            request_id=request_id,
+            request_timestamp_ms=request_timestamp_ms,
+        )
         if previous_mpid is not None:
             try:
                 body["previous_mpid"] = str(validate_mpid(previous_mpid))
@@ -433,32 +469,4 @@ class IdentityAPI:
                 raise InvalidRequest(f"previous_mpid: {exc}") from None
         body["known_identities"] = validate_identities(known_identities, identities)
         request = Request.json("POST", f"{self._base}/{call}", body, params=params, api="identity")
-        try:
-            response = await self._session.send(request, auth)
-        except NotFound as exc:
-            if call != "search":
-                raise
-            raise NoUserMatched(
-                f"{exc} (no user matched the identities given)",
-                status=exc.status,
-                method=exc.method,
-                path=exc.path,
-                errors=exc.errors,
-                body_excerpt=exc.body_excerpt,
-            ) from None
-        document = response.json()
-        if (
-            call == "search"
-            and isinstance(document, dict)
-            and "mpid" in document
-            and document["mpid"] in (None, "")
-        ):
-            # Whether mParticle answers a search that matched nobody with a 404 or with an
-            # empty mpid is not documented; to the caller both mean the same.
-            raise NoUserMatched(
-                f"POST {response.path} -> {response.status}: no user matched the identities given",
-                status=response.status,
-                method="POST",
-                path=response.path,
-            )
-        return decode_result(document, method="POST", path=response.path)
+        return await self._session.send(request, auth)

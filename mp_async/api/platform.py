@@ -22,7 +22,6 @@ from ..errors import (
     UnexpectedResponse,
     error_for_status,
     excerpt,
-    parse_error_details,
 )
 from ..hosts import Hosts, Workspace
 from ..request import Request, Response
@@ -141,7 +140,8 @@ def unwrap(response: Response) -> Any:
     document = response.json()
     if not _is_envelope(document):
         return document
-    if parse_error_details(response.body):
+    # Only an envelope's own "errors" count: a stray "message" in a success is not an error.
+    if document.get("errors"):
         raise error_for_status(
             response.status, method=response.method, path=response.path, body=response.body
         )

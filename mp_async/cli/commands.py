@@ -256,7 +256,7 @@ async def upload_events(
                         try:
                             batch = json.loads(line)
                             await uploader.add(batch)
-                        except (ValueError, InvalidRequest) as exc:
+                        except (ValueError, RecursionError, InvalidRequest) as exc:
                             # not JSON, or not a valid batch: handed back, never dropped
                             failed.append(
                                 {
@@ -311,11 +311,11 @@ def _failed_record(failure: FailedBatch) -> dict[str, Any]:
 
 @cli.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
     "--profiles",
     "profile_count",
-    type=int,
+    type=click.IntRange(0),
     default=1000,
     show_default=True,
     help="Profiles to seed.",
@@ -468,7 +468,11 @@ def run(argv: Sequence[str] | None) -> int:
     except click.Abort:
         click.echo("mp-async: aborted", err=True)
         return 1
-    except InvalidRequest as exc:  # raised while building arguments, outside run_async
-        click.echo(f"mp-async: {exc}", err=True)
-        return 2
+    except OSError as exc:  # a file that cannot be read or written, a port already taken
+        click.echo(f"mp-async: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+        return 2 if isinstance(exc, _PATH_ERRORS) else 1
     return result if isinstance(result, int) else 0
+
+
+# OSErrors that say a path the user gave is wrong: bad input, exit code 2.
+_PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)

@@ -210,7 +210,7 @@ async def lookup_profiles(
     "--input",
     "input_path",
     required=True,
-    type=click.Path(allow_dash=True, dir_okay=False),
+    type=click.Path(exists=True, allow_dash=True, dir_okay=False),
     help="A file of MPIDs, one a line, or - for standard input.",
 )
 @click.option(
