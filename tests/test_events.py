@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from conftest import client_for
 from yarl import URL
 
-from mp_async import MParticle, RetryPolicy
+from mp_async import Hosts, MParticle, RetryPolicy, Session
 from mp_async.api.events import (
     MAX_REQUEST_BYTES,
     Batch,
@@ -28,6 +29,8 @@ from mp_async.converter import converter
 from mp_async.emulator import Emulator
 from mp_async.emulator.events import duplicate_count, source_request_ids
 from mp_async.errors import BadRequest, Forbidden, InvalidRequest, MissingCredentials, ServerError
+from mp_async.protocol import EVENTS_MAX_BATCH_BYTES
+from mp_async.request import Request
 
 FAST = RetryPolicy(backoff_base=0.01, backoff_max=0.05)
 BULK_URL = "https://s2s.mparticle.com/v2/bulkevents"
@@ -106,10 +109,14 @@ def test_a_model_with_bad_fields_is_refused_at_construction(build: Any, names: s
         build()
 
 
-def test_a_device_identity_is_enough_to_name_the_user() -> None:
+async def test_a_device_identity_is_enough_to_name_the_user(mp: MParticle, emulator: Emulator):
     batch = Batch("production", device_info={"ios_idfv": "ABC"}, user_attributes={"a": 1})
 
-    assert batch.device_info == {"ios_idfv": "ABC"}
+    source_request_id = await mp.events.upload(batch)
+
+    [stored] = emulator.state.event_batches
+    assert stored["device_info"] == {"ios_idfv": "ABC"}
+    assert stored["source_request_id"] == source_request_id
 
 
 def test_chunks_never_pass_100_batches_or_256_kb() -> None:
@@ -241,24 +248,58 @@ async def test_bad_input_raises_and_sends_nothing(
     assert events_requests(emulator) == 0
 
 
-async def test_a_failed_chunk_hands_its_batches_back_with_their_ids(
-    mp: MParticle, emulator: Emulator
-) -> None:
-    emulator.faults.fail_next(400, body=b'{"errors": [{"code": "BAD_REQUEST", "message": "no"}]}')
+async def test_a_failed_chunk_hands_its_batches_back_with_their_ids(mocked: Any) -> None:
+    mocked.post(BULK_URL, status=400, payload={"errors": [{"code": "BAD_REQUEST", "message": "no"}]})
+    mocked.post(BULK_URL, status=202, repeat=True)
+    async with MParticle(events_auth=BasicAuth("key", "secret"), retry=FAST) as mp:
+        result = await mp.events.upload_many([profile_update(i) for i in range(150)], concurrency=1)
+        # Sent again, they keep their ids, so a downstream consumer can tell a repeat.
+        again = await mp.events.upload_many([f.batch for f in result.failed])
 
-    result = await mp.events.upload_many([profile_update(i) for i in range(150)], concurrency=1)
-
-    assert result.sent == 50 and len(result.failed) == 100 and not result.ok
+    refused, accepted, resent = sent_bodies(mocked, BULK_URL)
+    assert (result.sent, len(result.failed), again.sent) == (50, 100, 100) and not result.ok
     assert all(isinstance(f.error, BadRequest) for f in result.failed)
-    assert all(isinstance(f.batch, Batch) and f.batch.source_request_id for f in result.failed)
-    # Sent again, they keep their ids, so a downstream consumer can tell a repeat.
-    again = await mp.events.upload_many([f.batch for f in result.failed])
-    assert again.sent == 100
-    assert set(source_request_ids(emulator.state)) == {
-        b["source_request_id"] for b in emulator.state.event_batches
-    }
-    assert {f.source_request_id for f in result.failed} <= set(source_request_ids(emulator.state))
-    assert len(emulator.state.event_batches) == 150 and duplicate_count(emulator.state) == 0
+    assert [f.source_request_id for f in result.failed] == [b["source_request_id"] for b in refused]
+    assert [f.batch.user_identities for f in result.failed] == [  # type: ignore[union-attr]
+        b["user_identities"] for b in refused
+    ]
+    assert [b["source_request_id"] for b in resent] == [b["source_request_id"] for b in refused]
+    assert {b["source_request_id"] for b in refused}.isdisjoint(
+        b["source_request_id"] for b in accepted
+    )
+
+
+class FailsFirst:
+    """Basic auth that raises an error of its own on its first use (a broken custom strategy)."""
+
+    def __init__(self, inner: BasicAuth) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def apply(self, request: Request, sender: Any) -> Request:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("no key today")
+        return await self.inner.apply(request, sender)
+
+
+async def test_an_unexpected_error_in_one_chunk_hands_back_that_chunk_and_sends_the_rest(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = FailsFirst(BasicAuth(emulator.state.api_key, emulator.state.api_secret))
+    batches = [profile_update(i) for i in range(250)]
+    async with Session(retry=FAST) as session:
+        api = EventsAPI(session, auth, emulator.hosts)
+        with caplog.at_level(logging.ERROR, logger="mp_async"):
+            result = await api.upload_many(batches, concurrency=3)
+
+    accepted = set(source_request_ids(emulator.state))
+    failed = {f.source_request_id for f in result.failed}
+    assert (result.sent, len(result.failed), result.requests) == (150, 100, 3)
+    assert all(isinstance(f.error, RuntimeError) for f in result.failed)
+    assert len(accepted) == len(emulator.state.event_batches) == 150
+    assert accepted.isdisjoint(failed) and len(accepted | failed) == 250
+    assert any(r.exc_info and "100 batches" in r.getMessage() for r in caplog.records)
 
 
 async def test_refusals_reported_in_a_202_are_returned(mocked: Any) -> None:
@@ -292,12 +333,24 @@ async def test_the_events_api_needs_events_auth(emulator: Emulator) -> None:
             mp.events.uploader()
 
 
-def test_the_api_works_alone_on_a_session() -> None:
-    from mp_async import Hosts, Session
+async def test_the_api_works_alone_on_a_session(emulator: Emulator) -> None:
+    auth = BasicAuth(emulator.state.api_key, emulator.state.api_secret)
+    async with Session() as session:
+        source_request_id = await EventsAPI(session, auth, emulator.hosts).upload(profile_update(1))
 
-    api = EventsAPI(Session(), BasicAuth("key", "secret"), Hosts.eu1())
+    assert [b["source_request_id"] for b in emulator.state.event_batches] == [source_request_id]
+    assert emulator.state.count("POST", "events.upload") == 1
+    assert "s2s.eu1.mparticle.com/v2/bulkevents" in repr(EventsAPI(session, auth, Hosts.eu1()))
 
-    assert "s2s.eu1.mparticle.com/v2/bulkevents" in repr(api)
+
+@pytest.mark.parametrize("concurrency", [0, True, 1.5])
+async def test_upload_many_refuses_a_concurrency_that_is_not_a_positive_integer(
+    mp: MParticle, emulator: Emulator, concurrency: Any
+) -> None:
+    with pytest.raises(InvalidRequest, match="concurrency must be an integer >= 1"):
+        await mp.events.upload_many([profile_update(1)], concurrency=concurrency)
+
+    assert events_requests(emulator) == 0
 
 
 @pytest.mark.faults
@@ -375,3 +428,51 @@ async def test_the_emulator_accepts_part_of_a_bulk_request_and_counts_duplicates
 
     assert len(emulator.state.event_batches) == 2
     assert duplicate_count(emulator.state) == 1
+
+
+def _numbers_batch(count: int) -> bytes:
+    """A batch sent as compact JSON with ``count`` numbers written ``1e9`` (three bytes each).
+
+    Decoded and encoded again they are ``1000000000.0``: four times the bytes received.
+    """
+    numbers = ",".join(["1e9"] * count)
+    return (
+        '{"environment":"production","mpid":1,"user_attributes":{"n":[' + numbers + "]}}"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("path", "wrap"),
+    [("/events/v2/events", False), ("/events/v2/bulkevents", True)],
+    ids=["one batch", "bulk"],
+)
+async def test_the_emulator_measures_a_batch_by_the_bytes_it_received(
+    emulator: Emulator, path: str, wrap: bool
+) -> None:
+    body = _numbers_batch(30_000)
+    if wrap:
+        body = b"[" + body + b"]"
+    assert len(body) <= EVENTS_MAX_BATCH_BYTES < len(json.dumps(json.loads(body)))
+    headers = {**_auth(emulator), "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{emulator.url}{path}", data=body, headers=headers
+    ) as reply:
+        assert reply.status == 202
+        assert await reply.read() == b""
+
+    assert len(emulator.state.event_batches) == 1
+
+
+async def test_the_emulator_refuses_one_oversized_batch_in_a_larger_bulk_body(
+    emulator: Emulator,
+) -> None:
+    big = {"environment": "production", "mpid": 1, "user_attributes": {"b": "x" * 130_000}}
+    small = {"environment": "production", "mpid": 2}
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{emulator.url}/events/v2/bulkevents", json=[big, small], headers=_auth(emulator)
+    ) as reply:
+        assert reply.status == 202
+        [error] = (await reply.json())["errors"]
+        assert error["message"].startswith("batch 0:")
+
+    assert [b["mpid"] for b in emulator.state.event_batches] == [2]

@@ -4,6 +4,7 @@ backpressure, and hands back every batch it could not send."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from conftest import client_for
 
 from mp_async import RetryPolicy, Session
 from mp_async.api.events import Batch, EventsAPI, FailedBatch, UploadAborted
-from mp_async.api.uploader import BatchUploader
+from mp_async.api.uploader import BatchUploader, UploaderOptions
 from mp_async.auth import BasicAuth
 from mp_async.emulator import Emulator
 from mp_async.emulator.events import duplicate_count, source_request_ids
@@ -34,6 +35,14 @@ async def eventually(condition: Callable[[], bool]) -> None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError("the condition never held")
+
+
+def uploader_tasks() -> set[asyncio.Task[Any]]:
+    """Tasks of this loop running a BatchUploader's code (its workers and its ticker)."""
+    return {
+        task for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "").startswith("BatchUploader.")
+    }
 
 
 class GatedSession(Session):
@@ -88,6 +97,7 @@ async def test_leaving_the_block_sends_everything(emulator: Emulator):
     assert len(emulator.state.event_batches) == 7
     assert emulator.state.count("POST", "events.bulk") == 1
     assert (up.sent, up.pending, up.failed) == (7, 0, [])
+    assert uploader_tasks() == set()
 
 
 async def test_flush_waits_until_everything_added_is_sent(emulator: Emulator):
@@ -114,6 +124,24 @@ async def test_add_waits_when_max_pending_batches_are_outstanding(emulator: Emul
         await asyncio.wait_for(eleventh, 5)
 
     assert up.sent == 11 and len(emulator.state.event_batches) == 11
+
+
+async def test_add_sends_the_buffer_when_max_pending_is_below_max_batch(emulator: Emulator):
+    # Three outstanding batches never make a chunk of ten: add must send them, not wait for
+    # the interval.
+    async with client_for(emulator) as mp, mp.events.uploader(
+        max_batch=10, max_pending=3, flush_interval=NEVER
+    ) as up:
+
+        async def add_all() -> None:
+            for i in range(8):
+                await up.add(batch(i))
+
+        await asyncio.wait_for(add_all(), 5)
+        assert up.sent >= 5
+
+    assert (up.sent, up.pending, up.failed) == (8, 0, [])
+    assert len(emulator.state.event_batches) == 8
 
 
 async def test_bad_input_is_refused_by_add_and_nothing_is_sent(emulator: Emulator):
@@ -146,6 +174,17 @@ def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
 
     with pytest.raises(InvalidRequest, match=next(iter(kwargs))):
         BatchUploader(api, **kwargs)
+    with pytest.raises(InvalidRequest, match=next(iter(kwargs))):
+        api.uploader(**kwargs)
+
+
+def test_events_uploader_takes_and_documents_every_option_of_batch_uploader() -> None:
+    options = dict(inspect.signature(BatchUploader).parameters)
+    del options["api"]
+
+    assert set(UploaderOptions.__annotations__) == set(options)
+    for name, parameter in options.items():
+        assert f"{name}={parameter.default!r}" in (EventsAPI.uploader.__doc__ or "")
 
 
 async def test_batches_that_fail_go_to_failed_and_on_failure(emulator: Emulator):
@@ -233,10 +272,12 @@ async def test_cancelling_the_owner_hands_back_what_cannot_be_sent_in_time(
     session, api = gated_api(emulator)  # a server that never answers
     added = asyncio.Event()
     holder: list[BatchUploader] = []
+    # Once, the owner waits out cancel_timeout; twice, it must not: give it one it would notice.
+    cancel_timeout = 0.2 if cancellations == 1 else 10.0
 
     async def owner() -> None:
         async with session, api.uploader(max_batch=10, flush_interval=NEVER, concurrency=1,
-                                         cancel_timeout=0.2) as up:
+                                         cancel_timeout=cancel_timeout) as up:
             holder.append(up)
             for i in range(25):
                 await up.add(batch(i))
@@ -246,17 +287,95 @@ async def test_cancelling_the_owner_hands_back_what_cannot_be_sent_in_time(
     task = asyncio.ensure_future(owner())
     await added.wait()
     await eventually(lambda: session.waiting == 1)  # one chunk in flight, one queued, 5 buffered
-    for _ in range(cancellations):
+    task.cancel()
+    if cancellations == 1:
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+    else:
+        await eventually(lambda: "state='closing'" in repr(holder[0]))  # waiting for the server
         task.cancel()
-        await asyncio.sleep(0)
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 5)
+        # The second cancellation ends the wait at once, well inside cancel_timeout.
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, cancel_timeout / 2)
 
     [up] = holder
     assert len(up.failed) == 25 and up.sent == 0 and up.pending == 0
     assert all(isinstance(f.error, UploadAborted) for f in up.failed)
     assert sorted(f.batch.user_attributes["n"] for f in up.failed) == list(range(25))
     assert emulator.state.event_batches == []
+
+
+async def test_cancelling_the_owner_during_the_final_flush_sends_for_cancel_timeout(
+    emulator: Emulator,
+):
+    session, api = gated_api(emulator)  # requests wait until the test lets the server answer
+    holder: list[BatchUploader] = []
+
+    async def owner() -> None:
+        async with session, api.uploader(max_batch=10, flush_interval=NEVER, concurrency=1,
+                                         cancel_timeout=NEVER) as up:
+            holder.append(up)
+            for i in range(25):
+                await up.add(batch(i))
+        # Leaving the block: the final flush waits for the server.
+
+    task = asyncio.ensure_future(owner())
+    await eventually(lambda: session.waiting == 1 and "state='closing'" in repr(holder[0]))
+    task.cancel()
+    await asyncio.sleep(0)  # the cancellation lands in the final flush
+    session.gate.set()  # and the server answers within cancel_timeout
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+
+    [up] = holder
+    assert (up.sent, up.failed, up.pending) == (25, [], 0)
+    assert len(emulator.state.event_batches) == 25
+
+
+async def test_cancelling_the_owner_during_the_final_flush_hands_back_the_rest(
+    emulator: Emulator,
+):
+    session, api = gated_api(emulator)  # a server that never answers
+    holder: list[BatchUploader] = []
+
+    async def owner() -> None:
+        async with session, api.uploader(max_batch=10, flush_interval=NEVER, concurrency=1,
+                                         cancel_timeout=0.05) as up:
+            holder.append(up)
+            for i in range(25):
+                await up.add(batch(i))
+
+    task = asyncio.ensure_future(owner())
+    await eventually(lambda: session.waiting == 1 and "state='closing'" in repr(holder[0]))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+
+    [up] = holder
+    assert len(up.failed) == 25 and up.sent == 0 and up.pending == 0
+    assert all(isinstance(f.error, UploadAborted) for f in up.failed)
+
+
+async def test_a_second_close_waits_until_the_first_has_sent_everything(emulator: Emulator):
+    session, api = gated_api(emulator)  # requests wait until the test lets the server answer
+    async with session:
+        up = api.uploader(flush_interval=NEVER)
+        up.start()
+        for i in range(5):
+            await up.add(batch(i))
+        first = asyncio.ensure_future(up.close())
+        await eventually(lambda: session.waiting == 1)
+        second = asyncio.ensure_future(up.close())
+        try:
+            await asyncio.sleep(0)
+            assert not second.done()
+        finally:
+            session.gate.set()
+        await asyncio.wait_for(second, 5)
+        assert (up.sent, up.pending, up.failed) == (5, 0, [])
+        await first
+
+    assert len(emulator.state.event_batches) == 5
 
 
 async def test_a_broken_auth_strategy_hands_the_batches_back_with_its_error(emulator: Emulator):

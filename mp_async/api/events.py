@@ -9,6 +9,8 @@ which duplicates can be recognised downstream.
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,7 +36,9 @@ from ..request import Request
 from ..session import Session
 
 if TYPE_CHECKING:
-    from .uploader import BatchUploader
+    from typing_extensions import Unpack
+
+    from .uploader import BatchUploader, UploaderOptions
 
 __all__ = [
     "CUSTOM_EVENT_TYPES",
@@ -63,9 +67,32 @@ USER_IDENTITY_TYPES = protocol.EVENTS_USER_IDENTITY_TYPES
 DEVICE_IDENTITY_TYPES = protocol.EVENTS_DEVICE_IDENTITY_TYPES
 CUSTOM_EVENT_TYPES = protocol.EVENTS_CUSTOM_EVENT_TYPES
 
+log = logging.getLogger("mp_async")
+
 _MPID_MIN, _MPID_MAX = -(2**63), 2**63 - 1
 _UUID_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 _JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def _require_int(name: str, value: object, low: int, high: int | None = None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise InvalidRequest(f"{name} must be an integer {bounds}, got {value!r}")
+
+
+def _require_seconds(name: str, value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or (math.isinf(value))
+    ):
+        raise InvalidRequest(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 def _non_empty_str(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
@@ -489,8 +516,7 @@ class EventsAPI:
         ``InvalidRequest`` and sends nothing. ``historical=True`` sends to
         ``/v2/bulkevents/historical`` (events at least 72 hours old).
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidRequest(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        _require_int("concurrency", concurrency, 1)
         self._credentials()
         items = [
             encode_batch(batch, f"batches[{index}]", historical=historical)
@@ -524,39 +550,32 @@ class EventsAPI:
                 failed.extend(FailedBatch(item.handed_back(), outcome.error) for item in chunk)
         return UploadResult(sent, tuple(failed), len(chunks), tuple(server_errors))
 
-    def uploader(
-        self,
-        *,
-        max_batch: int = MAX_BATCHES_PER_REQUEST,
-        flush_interval: float = 1.0,
-        max_pending: int = 10_000,
-        concurrency: int = 8,
-        historical: bool = False,
-        on_failure: Callable[[list[FailedBatch]], object] | None = None,
-        cancel_timeout: float = 5.0,
-    ) -> BatchUploader:
-        """A ``BatchUploader`` on this API: ``async with api.uploader() as up: await up.add(b)``."""
+    def uploader(self, **options: Unpack[UploaderOptions]) -> BatchUploader:
+        """A ``BatchUploader`` on this API: ``async with api.uploader() as up: await up.add(b)``.
+
+        Takes ``BatchUploader``'s keyword options, whose defaults are::
+
+            uploader(*, max_batch=100, flush_interval=1.0, max_pending=10000, concurrency=8,
+                     historical=False, on_failure=None, cancel_timeout=5.0)
+        """
         self._credentials()
         from .uploader import BatchUploader  # the uploader builds on this module
 
-        return BatchUploader(
-            self,
-            max_batch=max_batch,
-            flush_interval=flush_interval,
-            max_pending=max_pending,
-            concurrency=concurrency,
-            historical=historical,
-            on_failure=on_failure,
-            cancel_timeout=cancel_timeout,
-        )
+        return BatchUploader(self, **options)
 
     async def _send_chunk(self, chunk: list[EncodedBatch], *, historical: bool) -> ChunkOutcome:
-        """Send one chunk as a bulk request; an mp_async error is returned, not raised."""
+        """Send one chunk as a bulk request; how it failed is returned, not raised."""
         url = self._historical_url if historical else self._bulk_url
         request = Request("POST", url, headers=_JSON_HEADERS, body=bulk_body(chunk), api="events")
         try:
             response = await self._session.send(request, self._credentials())
         except MParticleError as exc:
+            return ChunkOutcome(error=exc)
+        except Exception as exc:
+            # Not an mp_async error: a bug, or a broken custom auth strategy. Raised, it would
+            # cancel the other chunks and lose track of what was sent; hand the batches back
+            # with it instead. (CancelledError is not an Exception: it propagates.)
+            log.exception("uploading %d batches failed unexpectedly", len(chunk))
             return ChunkOutcome(error=exc)
         # A bulk request answers 202 even when some of its batches were refused; say so.
         return ChunkOutcome(

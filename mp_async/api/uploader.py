@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Callable
 from types import TracebackType
+from typing import TypedDict
 
-from ..errors import ClientClosed, ErrorDetail, InvalidRequest
+from ..errors import ClientClosed, ErrorDetail
 from .events import (
     MAX_BATCHES_PER_REQUEST,
     BatchLike,
@@ -19,14 +19,28 @@ from .events import (
     EventsAPI,
     FailedBatch,
     UploadAborted,
+    _require_int,
+    _require_seconds,
     encode_batch,
 )
 
-__all__ = ["BatchUploader"]
+__all__ = ["BatchUploader", "UploaderOptions"]
 
 log = logging.getLogger("mp_async")
 
 _NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
+
+
+class UploaderOptions(TypedDict, total=False):
+    """``BatchUploader``'s keyword options, as ``EventsAPI.uploader`` passes them on."""
+
+    max_batch: int
+    flush_interval: float
+    max_pending: int
+    concurrency: int
+    historical: bool
+    on_failure: Callable[[list[FailedBatch]], object] | None
+    cancel_timeout: float
 
 
 class BatchUploader:
@@ -38,8 +52,9 @@ class BatchUploader:
     the session. When ``max_pending`` batches are buffered or in flight, ``add`` waits: it
     never drops. Leaving the ``async with`` block sends everything. A batch that still fails
     after the retries is appended to ``failed`` and passed to ``on_failure``. If the owner task
-    is cancelled, the uploader sends what it can for ``cancel_timeout`` seconds, hands the rest
-    back in ``failed`` (as ``UploadAborted``), and lets the cancellation go on.
+    is cancelled, inside the block or while leaving it, the uploader sends what it can for
+    ``cancel_timeout`` seconds, hands the rest back in ``failed`` (as ``UploadAborted``), and
+    lets the cancellation go on; a second cancellation hands the rest back at once.
     """
 
     def __init__(
@@ -81,6 +96,8 @@ class BatchUploader:
         self._sending: dict[asyncio.Task[None], list[EncodedBatch]] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._ticker: asyncio.Task[None] | None = None
+        # Done when the first close() has finished; a later close() waits for it.
+        self._close_done: asyncio.Future[None] | None = None
         self._state = _NEW
 
     def __repr__(self) -> str:
@@ -123,6 +140,9 @@ class BatchUploader:
             raise ClientClosed(f"this BatchUploader is {self._state}; add batches inside its block")
         item = encode_batch(batch, historical=self._historical)
         while self._pending >= self._max_pending:
+            # Only a settled chunk makes room. When max_pending < max_batch the buffer never
+            # fills a chunk, so send what it holds rather than wait for the interval.
+            self._cut()
             self._room.clear()
             await self._room.wait()
             if self._state != _OPEN:
@@ -138,25 +158,43 @@ class BatchUploader:
         await self._queue.join()
 
     async def close(self, *, timeout: float | None = None) -> None:
-        """Send everything, then stop; with ``timeout``, hand back what is not sent by then."""
-        if self._state in (_CLOSING, _CLOSED):
+        """Send everything, then stop; with ``timeout``, hand back what is not sent by then.
+
+        If the caller is cancelled while this waits with no ``timeout``, sending goes on for
+        up to ``cancel_timeout`` seconds more. A second cancellation, or one while a close
+        with a ``timeout`` waits, hands the rest back at once. Either way the cancellation then
+        goes on. A second ``close`` (from another task, say) waits for the first to finish.
+        """
+        if self._close_done is not None:
+            await asyncio.shield(self._close_done)
             return
         if self._state == _NEW:
             self._state = _CLOSED
             return
+        ticker = self._ticker
+        assert ticker is not None  # started, since it is not new
+        self._close_done = asyncio.get_running_loop().create_future()
         self._state = _CLOSING
         self._room.set()  # producers waiting for room learn that the uploader is closing
-        if self._ticker is not None:
-            self._ticker.cancel()
+        ticker.cancel()
         self._cut()
+        # asyncio.wait never cancels what it waits for: cancelled, the drain goes on.
         drained = asyncio.ensure_future(self._queue.join())
         try:
-            await asyncio.wait({drained}, timeout=timeout)
+            try:
+                await asyncio.wait({drained}, timeout=timeout)
+            except asyncio.CancelledError:
+                if timeout is None:
+                    await asyncio.wait({drained}, timeout=self._cancel_timeout)
+                raise
         finally:
             drained.cancel()
             self._abort()
             self._state = _CLOSED
-            await asyncio.gather(*self._workers, drained, return_exceptions=True)
+            try:
+                await asyncio.gather(*self._workers, ticker, drained, return_exceptions=True)
+            finally:
+                self._close_done.set_result(None)
 
     def _cut(self) -> None:
         chunk = self._buffer.take()
@@ -175,13 +213,7 @@ class BatchUploader:
             chunk = await self._queue.get()
             self._sending[task] = chunk
             try:
-                try:
-                    outcome = await self._api._send_chunk(chunk, historical=self._historical)
-                except Exception as exc:
-                    # Not an mp_async error (those come back in the outcome): a bug, or a
-                    # broken custom auth strategy. Hand the batches back with it.
-                    log.exception("uploading %d batches failed unexpectedly", len(chunk))
-                    outcome = ChunkOutcome(error=exc)
+                outcome = await self._api._send_chunk(chunk, historical=self._historical)
                 # Once _abort has run it has handed this chunk back already.
                 if self._sending.pop(task, None) is not None:
                     self._settle_chunk(chunk, outcome)
@@ -221,8 +253,6 @@ class BatchUploader:
         unsent.extend(self._buffer.take())
         if unsent:
             self._fail(unsent, UploadAborted("the uploader shut down before these were sent"))
-        if self._ticker is not None:
-            self._ticker.cancel()
 
     def _fail(self, chunk: list[EncodedBatch], error: Exception) -> None:
         failures = [FailedBatch(item.handed_back(), error) for item in chunk]
@@ -245,24 +275,3 @@ class BatchUploader:
         self._pending -= count
         if self._pending < self._max_pending:
             self._room.set()
-
-
-def _require_int(name: str, value: object, low: int, high: int | None = None) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bounds = f"from {low} to {high}" if high is not None else f">= {low}"
-        raise InvalidRequest(f"{name} must be an integer {bounds}, got {value!r}")
-
-
-def _require_seconds(name: str, value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not value > 0
-        or (math.isinf(value))
-    ):
-        raise InvalidRequest(f"{name} must be a positive number of seconds, got {value!r}")
