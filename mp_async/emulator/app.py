@@ -1,4 +1,4 @@
-"""The emulator's web application, its fault middleware, and the ``Emulator`` runner."""
+"""The emulator's web application, its middlewares, and the ``Emulator`` runner."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aiohttp import web
 from ..hosts import Hosts, Workspace
 from . import events, groups, identity, platform, profiles
 from .faults import Faults, ScriptedReply, retry_after_header
-from .replies import FAULTS, STATE, error_reply, json_reply, read_json
+from .replies import FAULTS, STATE, Rejected, error_reply, json_reply, read_json_or_reject
 from .state import EmulatorState
 
 __all__ = ["Emulator", "build_app"]
@@ -33,9 +33,7 @@ async def issue_token(request: web.Request) -> web.Response:
     if faults.token_failures > 0:
         faults.token_failures -= 1
         return error_reply(503, "SERVICE_UNAVAILABLE", "the token service is unavailable")
-    document, problem = await read_json(request)
-    if problem:
-        return problem
+    document = await read_json_or_reject(request)
     if not isinstance(document, dict) or document.get("grant_type") != "client_credentials":
         return error_reply(400, "invalid_request", "grant_type must be client_credentials")
     if document.get("audience") != "https://api.mparticle.com":
@@ -85,6 +83,15 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         state.in_flight -= 1
 
 
+@web.middleware
+async def rejection_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Sends the response of a ``Rejected`` a handler raised."""
+    try:
+        return await handler(request)
+    except Rejected as rejected:
+        return rejected.response
+
+
 async def _apply_faults(
     request: web.Request, handler: Handler, faults: Faults, route: str
 ) -> web.StreamResponse:
@@ -122,7 +129,8 @@ async def _apply_faults(
 
 def build_app(state: EmulatorState | None = None, faults: Faults | None = None) -> web.Application:
     """The emulator as an ``aiohttp.web`` application."""
-    app = web.Application(middlewares=[fault_middleware])
+    # The fault middleware is outermost: it counts a rejection's status like any other reply.
+    app = web.Application(middlewares=[fault_middleware, rejection_middleware])
     app[STATE] = state or EmulatorState()
     app[FAULTS] = faults or Faults()
     app.router.add_post("/oauth/token", issue_token, name="token")

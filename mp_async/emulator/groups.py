@@ -18,7 +18,15 @@ from ..protocol import (
     GROUP_ID_LENGTH,
     GROUP_MAX_ATTRIBUTES,
 )
-from .replies import STATE, bearer_error, error_reply, json_reply, read_json
+from .replies import (
+    STATE,
+    Rejected,
+    error_reply,
+    json_reply,
+    read_json_or_reject,
+    reject,
+    require_bearer,
+)
 
 __all__ = ["add_routes"]
 
@@ -29,96 +37,84 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _length_problem(name: str, value: object, limits: tuple[int, int]) -> str | None:
+def _bad_request(message: str) -> Rejected:
+    return reject(400, "BAD_REQUEST", message)
+
+
+def _check_length(name: str, value: object, limits: tuple[int, int]) -> None:
     low, high = limits
     if not isinstance(value, str) or not low <= len(value) <= high:
-        return f"{name} must be a string of {low}-{high} characters"
-    return None
+        raise _bad_request(f"{name} must be a string of {low}-{high} characters")
 
 
-def _attributes_problem(attributes: object) -> str | None:
+def _check_attributes(attributes: object) -> None:
     if not isinstance(attributes, list):
-        return "attributes must be a list"
+        raise _bad_request("attributes must be a list")
     if len(attributes) > GROUP_MAX_ATTRIBUTES:
-        return f"a group may have at most {GROUP_MAX_ATTRIBUTES} attributes"
+        raise _bad_request(f"a group may have at most {GROUP_MAX_ATTRIBUTES} attributes")
     for index, attribute in enumerate(attributes):
         if not isinstance(attribute, dict):
-            return f"attributes[{index}] must be an object"
-        problem = _length_problem(
-            f"attributes[{index}].id", attribute.get("id"), GROUP_ATTRIBUTE_ID_LENGTH
-        )
-        if problem:
-            return problem
+            raise _bad_request(f"attributes[{index}] must be an object")
+        _check_length(f"attributes[{index}].id", attribute.get("id"), GROUP_ATTRIBUTE_ID_LENGTH)
         if attribute.get("type") not in GROUP_ATTRIBUTE_TYPES:
-            return f"attributes[{index}].type must be one of {', '.join(GROUP_ATTRIBUTE_TYPES)}"
-    return None
+            raise _bad_request(
+                f"attributes[{index}].type must be one of {', '.join(GROUP_ATTRIBUTE_TYPES)}"
+            )
 
 
-def _definition_problem(document: object) -> str | None:
+async def _read_definition(request: web.Request) -> dict[str, Any]:
+    """The body, a valid group definition; else raise the 400 saying why."""
+    document = await read_json_or_reject(request)
     if not isinstance(document, dict):
-        return "the body must be a group definition object"
+        raise _bad_request("the body must be a group definition object")
     source = document.get("source_user_attribute")
     if not isinstance(source, str) or not source:
-        return "source_user_attribute is required"
-    return (
-        _length_problem("id", document.get("id"), GROUP_ID_LENGTH)
-        or _length_problem("description", document.get("description", ""), GROUP_DESCRIPTION_LENGTH)
-        or _attributes_problem(document.get("attributes", []))
-    )
+        raise _bad_request("source_user_attribute is required")
+    _check_length("id", document.get("id"), GROUP_ID_LENGTH)
+    _check_length("description", document.get("description", ""), GROUP_DESCRIPTION_LENGTH)
+    _check_attributes(document.get("attributes", []))
+    return document
 
 
 def _attributes(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"id": item["id"], "type": item["type"]} for item in items]
 
 
-def _workspace_error(request: web.Request) -> web.Response | None:
-    problem = bearer_error(request)
-    if problem:
-        return problem
+def _check_workspace(request: web.Request) -> None:
+    """Return if the request has a valid bearer token for the state's workspace; else raise."""
+    require_bearer(request)
     try:
         workspace_id = int(request.match_info["workspace_id"])
     except ValueError:
-        return error_reply(404, "NOT_FOUND", "no such workspace")
+        raise reject(404, "NOT_FOUND", "no such workspace") from None
     if workspace_id != request.app[STATE].workspace_id:
-        return error_reply(403, "FORBIDDEN", "these credentials have no access to that workspace")
-    return None
+        raise reject(403, "FORBIDDEN", "these credentials have no access to that workspace")
 
 
-def _stored(request: web.Request) -> tuple[dict[str, Any] | None, web.Response | None]:
+def _stored(request: web.Request) -> dict[str, Any]:
+    """The definition the path names; else raise the 404."""
     group = request.app[STATE].groups.get(request.match_info["group_id"])
     if group is None:
-        return None, error_reply(404, "NOT_FOUND", "no group definition with that id")
-    return group, None
+        raise reject(404, "NOT_FOUND", "no group definition with that id")
+    return group
 
 
 async def list_groups(request: web.Request) -> web.Response:
     """``GET …/groups/``: every definition, as a JSON array."""
-    problem = _workspace_error(request)
-    if problem:
-        return problem
+    _check_workspace(request)
     return json_reply(list(request.app[STATE].groups.values()))
 
 
 async def get_group(request: web.Request) -> web.Response:
     """``GET …/groups/{group_id}``."""
-    problem = _workspace_error(request)
-    if problem:
-        return problem
-    group, problem = _stored(request)
-    return problem or json_reply(group)
+    _check_workspace(request)
+    return json_reply(_stored(request))
 
 
 async def create_group(request: web.Request) -> web.Response:
     """``POST …/groups/``: 201 with the stored definition; 422 if the workspace has one."""
-    problem = _workspace_error(request)
-    if problem:
-        return problem
-    document, problem = await read_json(request)
-    if problem:
-        return problem
-    invalid = _definition_problem(document)
-    if invalid:
-        return error_reply(400, "BAD_REQUEST", invalid)
+    _check_workspace(request)
+    document = await _read_definition(request)
     state = request.app[STATE]
     if state.groups:
         return error_reply(
@@ -141,19 +137,9 @@ async def create_group(request: web.Request) -> web.Response:
 
 async def replace_group(request: web.Request) -> web.Response:
     """``PUT …/groups/{group_id}``: the whole definition, under the same id."""
-    problem = _workspace_error(request)
-    if problem:
-        return problem
-    group, problem = _stored(request)
-    if problem:
-        return problem
-    assert group is not None
-    document, problem = await read_json(request)
-    if problem:
-        return problem
-    invalid = _definition_problem(document)
-    if invalid:
-        return error_reply(400, "BAD_REQUEST", invalid)
+    _check_workspace(request)
+    group = _stored(request)
+    document = await _read_definition(request)
     if document["id"] != group["id"]:
         return error_reply(400, "BAD_REQUEST", "the body's id must match the group id in the path")
     group.update(
@@ -168,21 +154,12 @@ async def replace_group(request: web.Request) -> web.Response:
 
 async def set_group_attributes(request: web.Request) -> web.Response:
     """``PATCH …/groups/{group_id}``: ``{"attributes": [...]}`` replaces the attributes."""
-    problem = _workspace_error(request)
-    if problem:
-        return problem
-    group, problem = _stored(request)
-    if problem:
-        return problem
-    assert group is not None
-    document, problem = await read_json(request)
-    if problem:
-        return problem
+    _check_workspace(request)
+    group = _stored(request)
+    document = await read_json_or_reject(request)
     if not isinstance(document, dict) or "attributes" not in document:
         return error_reply(400, "BAD_REQUEST", 'the body must be {"attributes": [...]}')
-    invalid = _attributes_problem(document["attributes"])
-    if invalid:
-        return error_reply(400, "BAD_REQUEST", invalid)
+    _check_attributes(document["attributes"])
     group.update(
         attributes=_attributes(document["attributes"]),
         last_modified_on=_now(),
@@ -193,12 +170,8 @@ async def set_group_attributes(request: web.Request) -> web.Response:
 
 async def delete_group(request: web.Request) -> web.Response:
     """``DELETE …/groups/{group_id}``: 204."""
-    problem = _workspace_error(request)
-    if problem:
-        return problem
-    _, problem = _stored(request)
-    if problem:
-        return problem
+    _check_workspace(request)
+    _stored(request)
     del request.app[STATE].groups[request.match_info["group_id"]]
     return web.Response(status=204)
 

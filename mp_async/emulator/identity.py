@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ..hosts import Hosts
 from ..protocol import ENVIRONMENTS, IDENTITY_TYPES
-from .replies import STATE, error_reply, json_reply
+from .replies import STATE, Rejected, error_reply, json_reply, reject
 from .state import EmulatorState, IdentityState
 
 __all__ = ["IDENTITY_PREFIX", "add_routes", "expected_signature", "parse_date"]
@@ -45,14 +45,6 @@ _LOOKUP_ORDER = (
 )
 
 Handler = Callable[[web.Request, EmulatorState, dict[str, Any]], web.Response]
-
-
-class _Rejected(Exception):
-    """Stops handling a request with ``response``."""
-
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 def parse_date(value: str) -> datetime | None:
@@ -83,12 +75,12 @@ def _same(given: str, expected: str) -> bool:
     )
 
 
-def _unauthorized(message: str) -> _Rejected:
-    return _Rejected(error_reply(401, "UNAUTHORIZED", message))
+def _unauthorized(message: str) -> Rejected:
+    return reject(401, "UNAUTHORIZED", message)
 
 
-def _bad_request(message: str) -> _Rejected:
-    return _Rejected(error_reply(400, "BAD_REQUEST", message))
+def _bad_request(message: str) -> Rejected:
+    return reject(400, "BAD_REQUEST", message)
 
 
 def _authenticate(request: web.Request, state: EmulatorState, body: bytes) -> None:
@@ -150,32 +142,32 @@ def _check_basic(state: EmulatorState, authorization: str) -> None:
 
 
 def _endpoint(handle: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """A route handler: authenticate, read the JSON body and its environment, then ``handle``."""
+    """A route handler: authenticate, read the JSON body and its environment, then ``handle``.
+
+    A ``Rejected`` raised on the way (or by ``handle``) is answered by the app's middleware.
+    """
 
     @functools.wraps(handle)
     async def endpoint(request: web.Request) -> web.Response:
         state = request.app[STATE]
+        body = await request.read()
+        _authenticate(request, state, body)
+        # Throttled only after the credentials were checked (and a signature recorded), so
+        # a test can see every attempt of a retried request.
+        if state.identity.throttle_next > 0:
+            state.identity.throttle_next -= 1
+            return error_reply(
+                429, "TOO_MANY_REQUESTS", "rate limit exceeded", headers={"Retry-After": "1"}
+            )
         try:
-            body = await request.read()
-            _authenticate(request, state, body)
-            # Throttled only after the credentials were checked (and a signature recorded), so
-            # a test can see every attempt of a retried request.
-            if state.identity.throttle_next > 0:
-                state.identity.throttle_next -= 1
-                return error_reply(
-                    429, "TOO_MANY_REQUESTS", "rate limit exceeded", headers={"Retry-After": "1"}
-                )
-            try:
-                document = json.loads(body)
-            except ValueError:
-                raise _bad_request("the body is not valid JSON") from None
-            if not isinstance(document, dict):
-                raise _bad_request("the body must be a JSON object")
-            if document.get("environment") not in ENVIRONMENTS:
-                raise _bad_request(f"environment is required: one of {', '.join(ENVIRONMENTS)}")
-            return handle(request, state, document)
-        except _Rejected as rejected:
-            return rejected.response
+            document = json.loads(body)
+        except ValueError:
+            raise _bad_request("the body is not valid JSON") from None
+        if not isinstance(document, dict):
+            raise _bad_request("the body must be a JSON object")
+        if document.get("environment") not in ENVIRONMENTS:
+            raise _bad_request(f"environment is required: one of {', '.join(ENVIRONMENTS)}")
+        return handle(request, state, document)
 
     return endpoint
 

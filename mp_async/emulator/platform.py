@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ..protocol import PLATFORM_PATH
-from .replies import STATE, bearer_error, json_reply, read_json
+from .replies import STATE, Rejected, json_reply, read_json_or_reject, require_bearer
 from .state import EmulatorState
 
 __all__ = ["add_routes", "seed_platform"]
@@ -138,60 +138,46 @@ def _without_secrets(app: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _account_error(request: web.Request, data_type: str) -> web.Response | None:
-    problem = bearer_error(request)
-    if problem:
-        return problem
+def _check_account(request: web.Request, data_type: str) -> None:
+    """Return if the request has a valid bearer token and the state's ``accountId``; else raise."""
+    require_bearer(request)
     account = request.query.get("accountId")
     if not account:
-        return envelope_error(401, data_type, "UNAUTHORIZED", "accountId is required")
+        raise Rejected(envelope_error(401, data_type, "UNAUTHORIZED", "accountId is required"))
     if account != str(request.app[STATE].account_id):
-        return envelope_error(403, data_type, "FORBIDDEN", "no access to that account")
-    return None
+        raise Rejected(envelope_error(403, data_type, "FORBIDDEN", "no access to that account"))
 
 
-def _resource(
-    request: web.Request, kind: str, data_type: str
-) -> tuple[dict[str, Any] | None, web.Response | None]:
+def _resource(request: web.Request, kind: str, data_type: str) -> dict[str, Any]:
+    """The ``kind`` item the path's id names; else raise the 404."""
     try:
         key = int(request.match_info["id"])
     except ValueError:
         key = -1
     item = request.app[STATE].platform.get(kind, {}).get(key)
     if item is None:
-        return None, envelope_error(404, data_type, "NOT_FOUND", f"no such {data_type}")
-    return item, None
+        raise Rejected(envelope_error(404, data_type, "NOT_FOUND", f"no such {data_type}"))
+    return item
 
 
 async def list_apps(request: web.Request) -> web.Response:
     """``GET /v1/apps``."""
-    problem = _account_error(request, "application")
-    if problem:
-        return problem
+    _check_account(request, "application")
     apps = request.app[STATE].platform.get("apps", {}).values()
     return envelope([_without_secrets(app) for app in apps], "application")
 
 
 async def get_app(request: web.Request) -> web.Response:
     """``GET /v1/apps/{id}``."""
-    problem = _account_error(request, "application")
-    if problem:
-        return problem
-    app, problem = _resource(request, "apps", "application")
-    if problem:
-        return problem
-    assert app is not None
+    _check_account(request, "application")
+    app = _resource(request, "apps", "application")
     return envelope([_without_secrets(app)], "application")
 
 
 async def create_app(request: web.Request) -> web.Response:
     """``POST /v1/apps``: ``{"name", "platforms": [{"os"}]}``; 201, with each key's secret."""
-    problem = _account_error(request, "application")
-    if problem:
-        return problem
-    document, problem = await read_json(request)
-    if problem:
-        return problem
+    _check_account(request, "application")
+    document = await read_json_or_reject(request)
     name = document.get("name") if isinstance(document, dict) else None
     platforms = document.get("platforms") if isinstance(document, dict) else None
     state = request.app[STATE]
@@ -215,16 +201,9 @@ async def create_app(request: web.Request) -> web.Response:
 
 async def update_app(request: web.Request) -> web.Response:
     """``PUT /v1/apps/{id}``: ``{"name"}``; 202."""
-    problem = _account_error(request, "application")
-    if problem:
-        return problem
-    app, problem = _resource(request, "apps", "application")
-    if problem:
-        return problem
-    assert app is not None
-    document, problem = await read_json(request)
-    if problem:
-        return problem
+    _check_account(request, "application")
+    app = _resource(request, "apps", "application")
+    document = await read_json_or_reject(request)
     name = document.get("name") if isinstance(document, dict) else None
     if not isinstance(name, str) or not name.strip():
         return envelope_error(422, "application", "VALIDATION_ERROR", "App name must be specified.")
@@ -234,52 +213,35 @@ async def update_app(request: web.Request) -> web.Response:
 
 async def delete_app(request: web.Request) -> web.Response:
     """``DELETE /v1/apps/{id}``: 204."""
-    problem = _account_error(request, "application")
-    if problem:
-        return problem
-    app, problem = _resource(request, "apps", "application")
-    if problem:
-        return problem
-    assert app is not None
+    _check_account(request, "application")
+    app = _resource(request, "apps", "application")
     del request.app[STATE].platform["apps"][app["id"]]
     return web.Response(status=204)
 
 
 async def list_workspaces(request: web.Request) -> web.Response:
     """``GET /v1/workspace`` (the documented name is singular)."""
-    problem = _account_error(request, "workspace")
-    if problem:
-        return problem
+    _check_account(request, "workspace")
     workspaces = request.app[STATE].platform.get("workspace", {}).values()
     return envelope(list(workspaces), "workspace")
 
 
 async def get_workspace(request: web.Request) -> web.Response:
     """``GET /v1/workspace/{id}``."""
-    problem = _account_error(request, "workspace")
-    if problem:
-        return problem
-    workspace, problem = _resource(request, "workspace", "workspace")
-    return problem or envelope([workspace], "workspace")
+    _check_account(request, "workspace")
+    return envelope([_resource(request, "workspace", "workspace")], "workspace")
 
 
 async def list_audiences(request: web.Request) -> web.Response:
     """``GET /v1/audiences``: a bare array, as the docs show it."""
-    problem = _account_error(request, "audience")
-    if problem:
-        return problem
+    _check_account(request, "audience")
     return json_reply(list(request.app[STATE].platform.get("audiences", {}).values()))
 
 
 async def list_workspace_audiences(request: web.Request) -> web.Response:
     """``GET /v1/workspace/{id}/audiences``: the audiences of one workspace, a bare array."""
-    problem = _account_error(request, "audience")
-    if problem:
-        return problem
-    workspace, problem = _resource(request, "workspace", "workspace")
-    if problem:
-        return problem
-    assert workspace is not None
+    _check_account(request, "audience")
+    workspace = _resource(request, "workspace", "workspace")
     audiences = [
         audience
         for audience in request.app[STATE].platform.get("audiences", {}).values()
@@ -290,22 +252,14 @@ async def list_workspace_audiences(request: web.Request) -> web.Response:
 
 async def get_audience(request: web.Request) -> web.Response:
     """``GET /v1/audiences/{id}``."""
-    problem = _account_error(request, "audience")
-    if problem:
-        return problem
-    audience, problem = _resource(request, "audiences", "audience")
-    return problem or envelope([audience], "audience")
+    _check_account(request, "audience")
+    return envelope([_resource(request, "audiences", "audience")], "audience")
 
 
 async def delete_audience(request: web.Request) -> web.Response:
     """``DELETE /v1/audiences/{id}``: 204."""
-    problem = _account_error(request, "audience")
-    if problem:
-        return problem
-    audience, problem = _resource(request, "audiences", "audience")
-    if problem:
-        return problem
-    assert audience is not None
+    _check_account(request, "audience")
+    audience = _resource(request, "audiences", "audience")
     del request.app[STATE].platform["audiences"][audience["id"]]
     return web.Response(status=204)
 

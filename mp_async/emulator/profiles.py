@@ -5,23 +5,25 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH
-from .replies import STATE, bearer_error, error_reply, json_reply, read_json
+from .replies import STATE, error_reply, json_reply, read_json_or_reject, reject, require_bearer
 
 __all__ = ["add_routes"]
 
 
-def _fields(request: web.Request) -> tuple[list[str] | None, web.Response | None]:
+def _fields(request: web.Request) -> list[str]:
     raw = request.query.get("fields")
     if raw is None:
-        return list(PROFILE_FIELDS), None
+        return list(PROFILE_FIELDS)
     fields = [f for f in raw.split(",") if f]
     unknown = [f for f in fields if f not in PROFILE_FIELDS]
     if unknown or not fields:
-        return None, error_reply(400, "BAD_REQUEST", f"unknown fields: {', '.join(unknown)}")
-    return fields, None
+        raise reject(400, "BAD_REQUEST", f"unknown fields: {', '.join(unknown)}")
+    return fields
 
 
-def _scope_error(request: web.Request) -> web.Response | None:
+def _check_scope(request: web.Request) -> None:
+    """Return if the request has a valid bearer token for the state's workspace; else raise."""
+    require_bearer(request)
     state = request.app[STATE]
     try:
         scope = (
@@ -30,25 +32,20 @@ def _scope_error(request: web.Request) -> web.Response | None:
             int(request.match_info["workspace"]),
         )
     except ValueError:
-        return error_reply(404, "NOT_FOUND", "no such workspace")
+        raise reject(404, "NOT_FOUND", "no such workspace") from None
     if scope != (state.org_id, state.account_id, state.workspace_id):
-        return error_reply(403, "FORBIDDEN", "these credentials have no access to that workspace")
-    return None
+        raise reject(403, "FORBIDDEN", "these credentials have no access to that workspace")
 
 
 async def get_profile(request: web.Request) -> web.Response:
     """``GET /userprofile/v1/{org}/{account}/{workspace}/{mpid}``."""
-    problem = bearer_error(request) or _scope_error(request)
-    if problem:
-        return problem
-    fields, problem = _fields(request)
-    if problem:
-        return problem
+    _check_scope(request)
+    fields = _fields(request)
     try:
         mpid = int(request.match_info["mpid"])
     except ValueError:
         return error_reply(400, "BAD_REQUEST", "the MPID is not an integer")
-    view = request.app[STATE].profile_view(mpid, fields or ())
+    view = request.app[STATE].profile_view(mpid, fields)
     if view is None:
         return error_reply(404, "NOT_FOUND", f"no profile for MPID {mpid}")
     return json_reply(view)
@@ -56,27 +53,21 @@ async def get_profile(request: web.Request) -> web.Response:
 
 async def resolve_profile(request: web.Request) -> web.Response:
     """``POST`` (or ``GET`` with a body) ``/userprofile/v1/resolve/{org}/{account}/{workspace}``."""
-    problem = bearer_error(request) or _scope_error(request)
-    if problem:
-        return problem
-    fields, problem = _fields(request)
-    if problem:
-        return problem
-    document, problem = await read_json(request)
-    if problem:
-        return problem
+    _check_scope(request)
+    fields = _fields(request)
+    document = await read_json_or_reject(request)
     identity = document.get("identity") if isinstance(document, dict) else None
     if (
         not isinstance(identity, dict)
         or not isinstance(identity.get("type"), str)
         or not isinstance(identity.get("value"), str)
     ):
-        return error_reply(400, "BAD_REQUEST", "identity must be {\"type\", \"value\"}")
+        return error_reply(400, "BAD_REQUEST", 'identity must be {"type", "value"}')
     if document.get("environment_type", "production") not in ENVIRONMENTS:
         return error_reply(400, "BAD_REQUEST", "environment_type is not valid")
     state = request.app[STATE]
     mpid = state.profile_index.get((identity["type"], identity["value"]))
-    view = state.profile_view(mpid, fields or ()) if mpid is not None else None
+    view = state.profile_view(mpid, fields) if mpid is not None else None
     if view is None:
         return error_reply(404, "NOT_FOUND", "no profile matches that identity")
     return json_reply(view)

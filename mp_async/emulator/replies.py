@@ -1,4 +1,8 @@
-"""Small pieces every emulated API uses: JSON replies, error bodies, credential checks."""
+"""Small pieces every emulated API uses: JSON replies, error bodies, credential checks.
+
+A handler or helper that must stop with an error raises ``Rejected`` (``reject`` builds one
+in mParticle's error shape); the application's middleware sends its response.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from .state import EmulatorState
 __all__ = [
     "FAULTS",
     "STATE",
-    "bearer_error",
+    "Rejected",
     "error_reply",
     "json_reply",
-    "read_json",
+    "read_json_or_reject",
+    "reject",
+    "require_bearer",
 ]
 
 STATE = web.AppKey("state", EmulatorState)
@@ -43,21 +49,35 @@ def error_reply(
     return json_reply({"errors": [{"code": code, "message": message}]}, status, headers)
 
 
-def bearer_error(request: web.Request) -> web.Response | None:
-    """A 401 reply unless the request carries a valid, unexpired bearer token."""
+class Rejected(Exception):
+    """Stops handling a request with ``response``, which the application's middleware sends."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def reject(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Rejected:
+    """A ``Rejected`` carrying ``error_reply(status, code, message, headers)``, to raise."""
+    return Rejected(error_reply(status, code, message, headers))
+
+
+def require_bearer(request: web.Request) -> None:
+    """Return if the request carries a valid, unexpired bearer token; raise the 401 if not."""
     state = request.app[STATE]
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        return error_reply(401, "UNAUTHORIZED", "a bearer token is required")
+        raise reject(401, "UNAUTHORIZED", "a bearer token is required")
     if not state.token_valid(token):
-        return error_reply(401, "UNAUTHORIZED", "the token is invalid or has expired")
-    return None
+        raise reject(401, "UNAUTHORIZED", "the token is invalid or has expired")
 
 
-async def read_json(request: web.Request) -> tuple[Any, web.Response | None]:
-    """The request body as JSON, or a 400 reply saying why it is not."""
+async def read_json_or_reject(request: web.Request) -> Any:
+    """The request body as JSON; raise the 400 saying why if it is not."""
     try:
-        return json.loads(await request.read()), None
+        return json.loads(await request.read())
     except ValueError:
-        return None, error_reply(400, "BAD_REQUEST", "the body is not valid JSON")
+        raise reject(400, "BAD_REQUEST", "the body is not valid JSON") from None
