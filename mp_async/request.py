@@ -88,10 +88,14 @@ class Response:
         try:
             return _json.loads(self.body)
         except (ValueError, RecursionError):  # RecursionError: nested too deep for json
-            raise UnexpectedResponse(
-                f"{self.method} {self.path} -> {self.status}: the reply is not JSON",
-                status=self.status,
-                method=self.method,
-                path=self.path,
-                body_excerpt=excerpt(self.body),
-            ) from None
+            raise self.unexpected("the reply is not JSON") from None
+
+    def unexpected(self, what: str) -> UnexpectedResponse:
+        """The error for this reply when it is not what the call expects: ``what`` says why."""
+        return UnexpectedResponse(
+            f"{self.method} {self.path} -> {self.status}: {what}",
+            status=self.status,
+            method=self.method,
+            path=self.path,
+            body_excerpt=excerpt(self.body),
+        )

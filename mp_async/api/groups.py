@@ -19,7 +19,7 @@ import attrs
 from .. import protocol
 from ..auth.base import AuthStrategy
 from ..converter import converter, structure
-from ..errors import InvalidRequest, MissingCredentials, UnexpectedResponse, excerpt
+from ..errors import InvalidRequest, MissingCredentials
 from ..hosts import Hosts
 from ..request import Request, Response
 from ..session import Session
@@ -57,7 +57,9 @@ class GroupAttribute:
 
 def _as_tuple(attributes: Iterable[GroupAttribute]) -> tuple[GroupAttribute, ...]:
     if isinstance(attributes, (str, bytes, GroupAttribute)) or not isinstance(attributes, Iterable):
-        raise InvalidRequest(f"attributes must be a list of GroupAttribute, got {attributes!r}"[:200])
+        raise InvalidRequest(
+            f"attributes must be a list of GroupAttribute, got {attributes!r}"[:200]
+        )
     return tuple(attributes)
 
 
@@ -194,13 +196,7 @@ class GroupsAPI:
         if isinstance(document, dict) and isinstance(document.get("data"), list):
             document = document["data"]
         if not isinstance(document, list):
-            raise UnexpectedResponse(
-                f"GET {response.path} -> {response.status}: expected a list of groups",
-                status=response.status,
-                method="GET",
-                path=response.path,
-                body_excerpt=excerpt(response.body),
-            )
+            raise response.unexpected("expected a list of groups")
         return [structure(item, Group, method="GET", path=response.path) for item in document]
 
     async def get(self, group_id: str) -> Group:
@@ -233,7 +229,9 @@ class GroupsAPI:
         self._credentials()
         url = self._item_url(group_id)
         checked = validate_attributes(attributes)
-        request = Request.json("PATCH", url, {"attributes": _attributes_body(checked)}, api="groups")
+        request = Request.json(
+            "PATCH", url, {"attributes": _attributes_body(checked)}, api="groups"
+        )
         response = await self._send(request)
         return structure(response.json(), Group, method="PATCH", path=response.path)
 

@@ -19,9 +19,7 @@ from ..converter import structure
 from ..errors import (
     InvalidRequest,
     MissingCredentials,
-    UnexpectedResponse,
     error_for_status,
-    excerpt,
 )
 from ..hosts import Hosts, Workspace
 from ..request import Request, Response
@@ -275,7 +273,7 @@ class PlatformAPI:
     async def _get_many(self, path: str, cls: type[T]) -> list[T]:
         data, response = await self._exchange("GET", path)
         if not isinstance(data, list):
-            raise _unexpected(response, f"expected a list of {cls.__name__}")
+            raise response.unexpected(f"expected a list of {cls.__name__}")
         return [structure(item, cls, method="GET", path=response.path) for item in data]
 
     async def _get_one(self, path: str, cls: type[T]) -> T:
@@ -283,19 +281,9 @@ class PlatformAPI:
         # A single resource comes as a one-element list in the envelope.
         if isinstance(data, list):
             if len(data) != 1:
-                raise _unexpected(response, f"expected one {cls.__name__}, got {len(data)}")
+                raise response.unexpected(f"expected one {cls.__name__}, got {len(data)}")
             data = data[0]
         return structure(data, cls, method="GET", path=response.path)
-
-
-def _unexpected(response: Response, what: str) -> UnexpectedResponse:
-    return UnexpectedResponse(
-        f"{response.method} {response.path} -> {response.status}: {what}",
-        status=response.status,
-        method=response.method,
-        path=response.path,
-        body_excerpt=excerpt(response.body),
-    )
 
 
 def _resource_id(name: str, value: object) -> str:
