@@ -106,7 +106,9 @@ class Server:
         args = [sys.executable, __file__, "--serve", "--latency-ms", str(latency * 1000)]
         if use_emulator:
             args += ["--server", "emulator"]
-        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         assert self.process.stdout is not None
         self.url, self.count_url = self.process.stdout.readline().split()
 
@@ -303,19 +305,29 @@ def bench(latency_ms: float, n: int, official_n: int, rounds: int, use_emulator:
     rate = {name: statistics.median(r[0] for r in runs) for name, runs in results.items()}
     cpu = {name: statistics.median(r[1] for r in runs) for name, runs in results.items()}
     where = "emulator" if use_emulator else "bare aiohttp.web server"
-    print(f"\n{latency_ms:g} ms added latency, {where}; N={n} (official N={official_n}), "
-          f"median of {rounds} rounds")
-    print(f"  {'peer':<20}{'batches/s':>12}{'client CPU us/batch':>22}{'vs raw':>9}{'vs official':>13}")
+    print(
+        f"\n{latency_ms:g} ms added latency, {where}; N={n} (official N={official_n}), "
+        f"median of {rounds} rounds"
+    )
+    print(
+        f"  {'peer':<20}{'batches/s':>12}{'client CPU us/batch':>22}{'vs raw':>9}{'vs official':>13}"
+    )
     for name in peers:
-        print(f"  {name:<20}{rate[name]:>12,.0f}{cpu[name]:>22.1f}"
-              f"{rate[name] / rate['raw aiohttp']:>9.2f}{rate[name] / rate['official']:>13.2f}")
+        print(
+            f"  {name:<20}{rate[name]:>12,.0f}{cpu[name]:>22.1f}"
+            f"{rate[name] / rate['raw aiohttp']:>9.2f}{rate[name] / rate['official']:>13.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=20_000, help="batches per run")
-    parser.add_argument("--official-n", type=int, default=None,
-                        help="batches per run for the official package (default: N)")
+    parser.add_argument(
+        "--official-n",
+        type=int,
+        default=None,
+        help="batches per run for the official package (default: N)",
+    )
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 50.0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--server", choices=["bare", "emulator"], default="bare")

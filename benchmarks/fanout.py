@@ -39,8 +39,18 @@ def free_port() -> int:
 
 def start_server(port: int, count: int, seed: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "mp_async", "emulator", "--port", str(port),
-         "--profiles", str(count), "--seed", str(seed)],
+        [
+            sys.executable,
+            "-m",
+            "mp_async",
+            "emulator",
+            "--port",
+            str(port),
+            "--profiles",
+            str(count),
+            "--seed",
+            str(seed),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -104,7 +114,9 @@ async def via_raw_aiohttp(base: str, mpids: list[int], concurrency: int) -> int:
 Runner = Callable[[str, list[int], int], Awaitable[int]]
 
 
-async def measure(runner: Runner, base: str, mpids: list[int], concurrency: int) -> tuple[float, float]:
+async def measure(
+    runner: Runner, base: str, mpids: list[int], concurrency: int
+) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     ok = await runner(base, mpids, concurrency)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -126,7 +138,10 @@ async def main() -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         mpids = EmulatorState().seed_profiles(args.count, seed=args.seed)
-        peers: dict[str, Runner] = {"mp_async get_many": via_library, "raw aiohttp": via_raw_aiohttp}
+        peers: dict[str, Runner] = {
+            "mp_async get_many": via_library,
+            "raw aiohttp": via_raw_aiohttp,
+        }
         # warm-up: connections, imports, the server's caches
         for runner in peers.values():
             await measure(runner, base, mpids[:500], args.concurrency)
@@ -143,18 +158,26 @@ async def main() -> None:
         server.terminate()
         server.wait(timeout=10)
 
-    print(f"{args.count} lookups x {args.rounds} rounds, concurrency {args.concurrency}, "
-          f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
-          f"{os.cpu_count()} CPUs; server in its own process")
+    print(
+        f"{args.count} lookups x {args.rounds} rounds, concurrency {args.concurrency}, "
+        f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}, "
+        f"{os.cpu_count()} CPUs; server in its own process"
+    )
     print(f"{'peer':<20} {'median req/s':>13} {'client CPU µs/req':>18}")
     for name in peers:
-        print(f"{name:<20} {statistics.median(rates[name]):>13,.0f} "
-              f"{statistics.median(cpus[name]):>18.1f}")
+        print(
+            f"{name:<20} {statistics.median(rates[name]):>13,.0f} "
+            f"{statistics.median(cpus[name]):>18.1f}"
+        )
     lib, raw = "mp_async get_many", "raw aiohttp"
-    print(f"throughput ratio (mp_async / raw aiohttp): "
-          f"{statistics.median(rates[lib]) / statistics.median(rates[raw]):.2f}")
-    print(f"CPU per request ratio (mp_async / raw aiohttp): "
-          f"{statistics.median(cpus[lib]) / statistics.median(cpus[raw]):.2f}")
+    print(
+        f"throughput ratio (mp_async / raw aiohttp): "
+        f"{statistics.median(rates[lib]) / statistics.median(rates[raw]):.2f}"
+    )
+    print(
+        f"CPU per request ratio (mp_async / raw aiohttp): "
+        f"{statistics.median(cpus[lib]) / statistics.median(cpus[raw]):.2f}"
+    )
 
 
 if __name__ == "__main__":

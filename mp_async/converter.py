@@ -48,7 +48,6 @@ def _homogeneous_tuple_hook(tp: Any) -> Callable[[Any, Any], tuple[Any, ...]]:
 converter.register_structure_hook_factory(_is_homogeneous_tuple, _homogeneous_tuple_hook)
 
 
-
 def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
     # A JSON object with values of any type (user attributes, custom attributes) is taken as
     # it is: copying it is enough, there is nothing below it to convert.

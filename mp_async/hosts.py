@@ -103,7 +103,9 @@ class Hosts:
 
 def _positive_id(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidRequest(f"Workspace.{attribute.name} must be a positive integer, got {value!r}")
+        raise InvalidRequest(
+            f"Workspace.{attribute.name} must be a positive integer, got {value!r}"
+        )
 
 
 @attrs.frozen

@@ -30,7 +30,9 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value > 0 or math.isinf(value):
-        raise InvalidRequest(f"RetryPolicy.{attribute.name} must be a positive number, got {value!r}")
+        raise InvalidRequest(
+            f"RetryPolicy.{attribute.name} must be a positive number, got {value!r}"
+        )
 
 
 def _at_least_one(instance: object, attribute: attrs.Attribute[int], value: int) -> None:

@@ -32,8 +32,19 @@ def test_profiles_lookup_of_1000_mpids_with_some_missing(tmp_path: Path, capsys)
     source.write_text("# one MPID a line\n" + "\n".join(wanted) + "\n\n")
     target = tmp_path / "out.jsonl"
 
-    code, out, err = run(capsys, "profiles", "lookup", "--input", str(source), "--output",
-                         str(target), "--concurrency", "16", "--emulator", "--json")
+    code, out, err = run(
+        capsys,
+        "profiles",
+        "lookup",
+        "--input",
+        str(source),
+        "--output",
+        str(target),
+        "--concurrency",
+        "16",
+        "--emulator",
+        "--json",
+    )
 
     assert code == 0, err
     records = [json.loads(line) for line in target.read_text().splitlines()]
@@ -55,13 +66,34 @@ def test_profiles_lookup_resumes_with_skip_existing(tmp_path: Path, capsys) -> N
     source.write_text("\n".join(str(m) for m in SEEDED[:40]) + "\n")
     first = "\n".join(str(m) for m in SEEDED[:25]) + "\n"
     (tmp_path / "first.txt").write_text(first)
-    assert run(capsys, "profiles", "lookup", "--input", str(tmp_path / "first.txt"),
-               "--output", str(target), "--emulator")[0] == 0
+    assert (
+        run(
+            capsys,
+            "profiles",
+            "lookup",
+            "--input",
+            str(tmp_path / "first.txt"),
+            "--output",
+            str(target),
+            "--emulator",
+        )[0]
+        == 0
+    )
     with target.open("a") as out:
         out.write('{"mpid": 1, "prof')  # a line cut short by an interrupted run
 
-    code, out, _ = run(capsys, "profiles", "lookup", "--input", str(source), "--output",
-                       str(target), "--skip-existing", "--emulator", "--json")
+    code, out, _ = run(
+        capsys,
+        "profiles",
+        "lookup",
+        "--input",
+        str(source),
+        "--output",
+        str(target),
+        "--skip-existing",
+        "--emulator",
+        "--json",
+    )
 
     assert code == 0
     assert json.loads(out)["skipped"] == 25 and json.loads(out)["looked_up"] == 15
@@ -75,15 +107,24 @@ def test_profiles_lookup_reads_standard_input(tmp_path: Path, capsys, monkeypatc
 
     monkeypatch.setattr(sys, "stdin", io.StringIO(f"{SEEDED[1]}\n{SEEDED[2]}\n"))
     target = tmp_path / "out.jsonl"
-    code, _, _ = run(capsys, "profiles", "lookup", "--input", "-", "--output", str(target),
-                     "--emulator")
+    code, _, _ = run(
+        capsys, "profiles", "lookup", "--input", "-", "--output", str(target), "--emulator"
+    )
     assert code == 0
     assert len(target.read_text().splitlines()) == 2
 
 
 def test_profile_get_prints_json(capsys) -> None:
-    code, out, _ = run(capsys, "profile", "get", str(SEEDED[0]), "--fields", "user_attributes",
-                       "--emulator", "--json")
+    code, out, _ = run(
+        capsys,
+        "profile",
+        "get",
+        str(SEEDED[0]),
+        "--fields",
+        "user_attributes",
+        "--emulator",
+        "--json",
+    )
     assert code == 0
     document = json.loads(out)
     assert document["mpid"] == SEEDED[0]
@@ -98,8 +139,9 @@ def test_profile_get_prints_a_readable_table(capsys) -> None:
 
 
 def test_profile_resolve_finds_the_user(capsys) -> None:
-    code, out, _ = run(capsys, "profile", "resolve", "customer_id", "cust-0-3", "--emulator",
-                       "--json")
+    code, out, _ = run(
+        capsys, "profile", "resolve", "customer_id", "cust-0-3", "--emulator", "--json"
+    )
     assert code == 0
     assert json.loads(out)["mpid"] == SEEDED[3]
 
@@ -121,8 +163,17 @@ def test_an_api_error_is_one_line_on_stderr_and_exit_1(capsys) -> None:
         ["identity", "identify", "--emulator"],
         ["identity", "identify", "--id", "shoe_size=9", "--emulator"],
         ["groups", "create", "--id", "ab", "--source-user-attribute", "$a", "--emulator"],
-        ["groups", "create", "--id", "abc", "--source-user-attribute", "$a",
-         "--attribute", "ltv:median", "--emulator"],
+        [
+            "groups",
+            "create",
+            "--id",
+            "abc",
+            "--source-user-attribute",
+            "$a",
+            "--attribute",
+            "ltv:median",
+            "--emulator",
+        ],
     ],
 )
 def test_bad_usage_exits_2_without_a_traceback(capsys, argv: list[str]) -> None:
@@ -135,16 +186,28 @@ def test_missing_credentials_are_named(capsys, monkeypatch) -> None:
     for name in list(os.environ):
         if name.startswith("MPARTICLE_"):
             monkeypatch.delenv(name)
-    code, _, err = run(capsys, "profile", "get", "1", "--org-id", "1", "--account-id", "2",
-                       "--workspace-id", "3")
+    code, _, err = run(
+        capsys, "profile", "get", "1", "--org-id", "1", "--account-id", "2", "--workspace-id", "3"
+    )
     assert code == 2
     assert "oauth" in err.lower()
 
 
 def test_identity_identify_then_search_with_each_auth(capsys) -> None:
     for auth in ("hmac", "basic", "key"):
-        code, out, err = run(capsys, "identity", "identify", "--email", "ada@example.com",
-                             "--customer-id", "42", "--auth", auth, "--emulator", "--json")
+        code, out, err = run(
+            capsys,
+            "identity",
+            "identify",
+            "--email",
+            "ada@example.com",
+            "--customer-id",
+            "42",
+            "--auth",
+            auth,
+            "--emulator",
+            "--json",
+        )
         assert code == 0, err
         assert isinstance(json.loads(out)["mpid"], int)
     # each --emulator run is a new emulator: nobody is there to find
@@ -209,12 +272,25 @@ def emulator_process() -> Iterator[dict[str, str]]:
         process.stdout.close()
 
 
-def test_groups_round_trip_against_a_running_emulator(emulator_process, capsys, monkeypatch) -> None:
+def test_groups_round_trip_against_a_running_emulator(
+    emulator_process, capsys, monkeypatch
+) -> None:
     for name, value in emulator_process.items():
         monkeypatch.setenv(name, value)
-    code, out, err = run(capsys, "groups", "create", "--id", "household",
-                         "--source-user-attribute", "$address", "--attribute", "ltv:sum",
-                         "--description", "same address", "--json")
+    code, out, err = run(
+        capsys,
+        "groups",
+        "create",
+        "--id",
+        "household",
+        "--source-user-attribute",
+        "$address",
+        "--attribute",
+        "ltv:sum",
+        "--description",
+        "same address",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["id"] == "household"
     code, out, _ = run(capsys, "groups", "list")
@@ -231,12 +307,22 @@ def test_events_upload_sends_every_batch_and_hands_back_bad_lines(
     for name, value in emulator_process.items():
         monkeypatch.setenv(name, value)
     batches = [
-        {"environment": "development", "user_identities": {"customer_id": f"c{i}"},
-         "events": [{"event_type": "custom_event",
-                     "data": {"event_name": "Test", "custom_event_type": "other"}}]}
+        {
+            "environment": "development",
+            "user_identities": {"customer_id": f"c{i}"},
+            "events": [
+                {
+                    "event_type": "custom_event",
+                    "data": {"event_name": "Test", "custom_event_type": "other"},
+                }
+            ],
+        }
         for i in range(250)
     ]
-    lines = [json.dumps(b) for b in batches] + ["{not json", json.dumps({"environment": "development"})]
+    lines = [json.dumps(b) for b in batches] + [
+        "{not json",
+        json.dumps({"environment": "development"}),
+    ]
     source = tmp_path / "batches.jsonl"
     source.write_text("\n".join(lines) + "\n")
 
@@ -251,16 +337,32 @@ def test_events_upload_sends_every_batch_and_hands_back_bad_lines(
 
 
 def test_a_missing_input_file_is_bad_usage_not_a_traceback(tmp_path: Path, capsys) -> None:
-    code, _, err = run(capsys, "profiles", "lookup", "--input", str(tmp_path / "nope.txt"),
-                       "--output", str(tmp_path / "out.jsonl"), "--emulator")
+    code, _, err = run(
+        capsys,
+        "profiles",
+        "lookup",
+        "--input",
+        str(tmp_path / "nope.txt"),
+        "--output",
+        str(tmp_path / "out.jsonl"),
+        "--emulator",
+    )
     assert code == 2 and "Traceback" not in err and "nope.txt" in err
 
 
 def test_an_unwritable_output_is_bad_usage_not_a_traceback(tmp_path: Path, capsys) -> None:
     source = tmp_path / "mpids.txt"
     source.write_text(f"{SEEDED[0]}\n")
-    code, _, err = run(capsys, "profiles", "lookup", "--input", str(source), "--output",
-                       str(tmp_path / "missing-dir" / "out.jsonl"), "--emulator")
+    code, _, err = run(
+        capsys,
+        "profiles",
+        "lookup",
+        "--input",
+        str(source),
+        "--output",
+        str(tmp_path / "missing-dir" / "out.jsonl"),
+        "--emulator",
+    )
     assert code == 2 and "Traceback" not in err and "missing-dir" in err
 
 

@@ -96,8 +96,10 @@ def test_batch_json_has_the_documented_shape() -> None:
         (lambda: Batch("staging", mpid=1), "environment"),
         (lambda: Batch("production"), "names no user"),
         (lambda: Batch("production", user_identities={"customerid": "x"}), "customerid"),
-        (lambda: Batch("production", mpid=1, user_attributes={str(i): i for i in range(101)}),
-         "limit of 100"),
+        (
+            lambda: Batch("production", mpid=1, user_attributes={str(i): i for i in range(101)}),
+            "limit of 100",
+        ),
         (lambda: Batch("production", mpid=True), "mpid"),
         (lambda: Batch("production", mpid=1, events=[{"data": {}}]), "event_type"),
         (lambda: CustomEvent("buy", "shopping"), "custom_event_type"),
@@ -121,8 +123,10 @@ async def test_a_device_identity_is_enough_to_name_the_user(mp: MParticle, emula
 
 def test_chunks_never_pass_100_batches_or_256_kb() -> None:
     items = [encode_batch(profile_update(i)) for i in range(250)]
-    big = [encode_batch(Batch("production", mpid=i + 1, user_attributes={"blob": "x" * 60_000}))
-           for i in range(10)]
+    big = [
+        encode_batch(Batch("production", mpid=i + 1, user_attributes={"blob": "x" * 60_000}))
+        for i in range(10)
+    ]
 
     assert [len(c) for c in chunk_batches(items)] == [100, 100, 50]
     assert [len(c) for c in chunk_batches(big)] == [4, 4, 2]
@@ -177,8 +181,9 @@ async def test_upload_many_splits_250_batches_into_100_100_and_50(mocked: Any) -
 
 
 async def test_upload_many_splits_large_batches_by_size(mp: MParticle, emulator: Emulator):
-    batches = [Batch("production", mpid=i + 1, user_attributes={"blob": "x" * 60_000})
-               for i in range(10)]
+    batches = [
+        Batch("production", mpid=i + 1, user_attributes={"blob": "x" * 60_000}) for i in range(10)
+    ]
 
     result = await mp.events.upload_many(batches)
 
@@ -219,18 +224,30 @@ def _too_big() -> Batch:
     [
         ({"mpid": 1}, False, r"batches\[1\]\.environment is required"),
         ({"environment": "production"}, False, r"batches\[1\] names no user"),
-        ({"environment": "production", "mpid": 1, "user_attributes": {str(i): 1 for i in range(101)}},
-         False, "documented limit of 100"),
+        (
+            {
+                "environment": "production",
+                "mpid": 1,
+                "user_attributes": {str(i): 1 for i in range(101)},
+            },
+            False,
+            "documented limit of 100",
+        ),
         ({"environment": "production", "user_identities": {"phone": "1"}}, False, "'phone'"),
-        ({"environment": "production", "mpid": 1, "events": [{"data": {}}]}, False,
-         r"events\[0\]"),
-        ({"environment": "production", "mpid": 1, "user_attributes": {"s": {1, 2}}}, False,
-         "cannot be sent as JSON"),
+        ({"environment": "production", "mpid": 1, "events": [{"data": {}}]}, False, r"events\[0\]"),
+        (
+            {"environment": "production", "mpid": 1, "user_attributes": {"s": {1, 2}}},
+            False,
+            "cannot be sent as JSON",
+        ),
         (_too_big(), False, "128 KB"),
         ("not a batch", False, "must be a Batch or a mapping"),
         (profile_update(1), True, "must carry events"),
-        (Batch("production", mpid=1, events=[CustomEvent("now", timestamp_unixtime_ms=1 << 60)]),
-         True, "72 hours"),
+        (
+            Batch("production", mpid=1, events=[CustomEvent("now", timestamp_unixtime_ms=1 << 60)]),
+            True,
+            "72 hours",
+        ),
     ],
 )
 async def test_bad_input_raises_and_sends_nothing(
@@ -249,7 +266,9 @@ async def test_bad_input_raises_and_sends_nothing(
 
 
 async def test_a_failed_chunk_hands_its_batches_back_with_their_ids(mocked: Any) -> None:
-    mocked.post(BULK_URL, status=400, payload={"errors": [{"code": "BAD_REQUEST", "message": "no"}]})
+    mocked.post(
+        BULK_URL, status=400, payload={"errors": [{"code": "BAD_REQUEST", "message": "no"}]}
+    )
     mocked.post(BULK_URL, status=202, repeat=True)
     async with MParticle(events_auth=BasicAuth("key", "secret"), retry=FAST) as mp:
         result = await mp.events.upload_many([profile_update(i) for i in range(150)], concurrency=1)
@@ -318,7 +337,9 @@ async def test_a_wrong_secret_is_refused_and_never_shown(emulator: Emulator) -> 
         with pytest.raises(Forbidden) as raised:
             await mp.events.upload(profile_update(1))
         result = await mp.events.upload_many([profile_update(2)])
-        shown = f"{raised.value} {raised.value!r} {result!r} {mp!r} {mp.events!r} {mp.events_auth!r}"
+        shown = (
+            f"{raised.value} {raised.value!r} {result!r} {mp!r} {mp.events!r} {mp.events_auth!r}"
+        )
 
     assert isinstance(result.failed[0].error, Forbidden)
     assert secret not in shown
@@ -382,9 +403,13 @@ def _auth(emu: Emulator, secret: str | None = None) -> dict[str, str]:
     ("body", "status"),
     [
         ([{"environment": "production", "mpid": i + 1} for i in range(101)], 400),
-        ([{"environment": "production", "mpid": 1, "user_attributes": {"b": "x" * 130_000}},
-          {"environment": "production", "mpid": 2, "user_attributes": {"b": "x" * 130_000}}],
-         413),
+        (
+            [
+                {"environment": "production", "mpid": 1, "user_attributes": {"b": "x" * 130_000}},
+                {"environment": "production", "mpid": 2, "user_attributes": {"b": "x" * 130_000}},
+            ],
+            413,
+        ),
         ({"environment": "production", "mpid": 1}, 400),
     ],
     ids=["101 batches", "over 256 KB", "not an array"],
@@ -392,9 +417,12 @@ def _auth(emu: Emulator, secret: str | None = None) -> dict[str, str]:
 async def test_the_emulator_refuses_bulk_requests_over_the_limits(
     emulator: Emulator, body: Any, status: int
 ) -> None:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{emulator.url}/events/v2/bulkevents", json=body, headers=_auth(emulator)
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{emulator.url}/events/v2/bulkevents", json=body, headers=_auth(emulator)
+        ) as reply,
+    ):
         assert reply.status == status
         assert (await reply.json())["errors"][0]["message"]
     assert emulator.state.event_batches == []
@@ -418,11 +446,14 @@ async def test_the_emulator_accepts_part_of_a_bulk_request_and_counts_duplicates
     emulator: Emulator,
 ) -> None:
     good = {"environment": "production", "mpid": 1, "source_request_id": "r-1"}
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{emulator.url}/events/v2/bulkevents",
-        json=[good, {"environment": "production"}, good],
-        headers=_auth(emulator),
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{emulator.url}/events/v2/bulkevents",
+            json=[good, {"environment": "production"}, good],
+            headers=_auth(emulator),
+        ) as reply,
+    ):
         assert reply.status == 202
         assert "batch 1" in (await reply.json())["errors"][0]["message"]
 
@@ -454,9 +485,10 @@ async def test_the_emulator_measures_a_batch_by_the_bytes_it_received(
         body = b"[" + body + b"]"
     assert len(body) <= EVENTS_MAX_BATCH_BYTES < len(json.dumps(json.loads(body)))
     headers = {**_auth(emulator), "Content-Type": "application/json"}
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{emulator.url}{path}", data=body, headers=headers
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{emulator.url}{path}", data=body, headers=headers) as reply,
+    ):
         assert reply.status == 202
         assert await reply.read() == b""
 
@@ -468,9 +500,12 @@ async def test_the_emulator_refuses_one_oversized_batch_in_a_larger_bulk_body(
 ) -> None:
     big = {"environment": "production", "mpid": 1, "user_attributes": {"b": "x" * 130_000}}
     small = {"environment": "production", "mpid": 2}
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{emulator.url}/events/v2/bulkevents", json=[big, small], headers=_auth(emulator)
-    ) as reply:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{emulator.url}/events/v2/bulkevents", json=[big, small], headers=_auth(emulator)
+        ) as reply,
+    ):
         assert reply.status == 202
         [error] = (await reply.json())["errors"]
         assert error["message"].startswith("batch 0:")

@@ -113,7 +113,9 @@ async def test_the_caller_gets_the_data_of_the_envelope(mocked, platform) -> Non
 
 
 async def test_a_success_with_a_message_but_no_errors_is_not_an_error(mocked, platform) -> None:
-    mocked.get(url("services"), payload={**envelope([{"name": "Braze"}], "service"), "message": "ok"})
+    mocked.get(
+        url("services"), payload={**envelope([{"name": "Braze"}], "service"), "message": "ok"}
+    )
 
     assert await platform.get("services") == [{"name": "Braze"}]
 

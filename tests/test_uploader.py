@@ -40,7 +40,8 @@ async def eventually(condition: Callable[[], bool]) -> None:
 def uploader_tasks() -> set[asyncio.Task[Any]]:
     """Tasks of this loop running a BatchUploader's code (its workers and its ticker)."""
     return {
-        task for task in asyncio.all_tasks()
+        task
+        for task in asyncio.all_tasks()
         if getattr(task.get_coro(), "__qualname__", "").startswith("BatchUploader.")
     }
 
@@ -66,9 +67,10 @@ def gated_api(emu: Emulator) -> tuple[GatedSession, EventsAPI]:
 
 
 async def test_a_full_chunk_is_sent_without_waiting_for_the_interval(emulator: Emulator):
-    async with client_for(emulator) as mp, mp.events.uploader(
-        max_batch=10, flush_interval=NEVER
-    ) as up:
+    async with (
+        client_for(emulator) as mp,
+        mp.events.uploader(max_batch=10, flush_interval=NEVER) as up,
+    ):
         for i in range(13):
             await up.add(batch(i))
         await eventually(lambda: len(emulator.state.event_batches) == 10)
@@ -129,9 +131,10 @@ async def test_add_waits_when_max_pending_batches_are_outstanding(emulator: Emul
 async def test_add_sends_the_buffer_when_max_pending_is_below_max_batch(emulator: Emulator):
     # Three outstanding batches never make a chunk of ten: add must send them, not wait for
     # the interval.
-    async with client_for(emulator) as mp, mp.events.uploader(
-        max_batch=10, max_pending=3, flush_interval=NEVER
-    ) as up:
+    async with (
+        client_for(emulator) as mp,
+        mp.events.uploader(max_batch=10, max_pending=3, flush_interval=NEVER) as up,
+    ):
 
         async def add_all() -> None:
             for i in range(8):
@@ -149,8 +152,13 @@ async def test_bad_input_is_refused_by_add_and_nothing_is_sent(emulator: Emulato
         with pytest.raises(InvalidRequest, match="environment"):
             await up.add({"mpid": 1})
         with pytest.raises(InvalidRequest, match="limit of 100"):
-            await up.add({"environment": "production", "mpid": 1,
-                          "user_attributes": {str(i): i for i in range(101)}})
+            await up.add(
+                {
+                    "environment": "production",
+                    "mpid": 1,
+                    "user_attributes": {str(i): i for i in range(101)},
+                }
+            )
         assert up.pending == 0
 
     assert sum(emulator.state.requests.values()) == 0
@@ -166,8 +174,14 @@ async def test_add_after_the_block_raises_client_closed(mp: Any):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_batch": 101}, {"max_batch": 0}, {"max_pending": 0}, {"concurrency": 0},
-     {"flush_interval": 0}, {"cancel_timeout": float("inf")}],
+    [
+        {"max_batch": 101},
+        {"max_batch": 0},
+        {"max_pending": 0},
+        {"concurrency": 0},
+        {"flush_interval": 0},
+        {"cancel_timeout": float("inf")},
+    ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
     api = EventsAPI(Session(), BasicAuth("key", "secret"))
@@ -190,9 +204,10 @@ def test_events_uploader_takes_and_documents_every_option_of_batch_uploader() ->
 async def test_batches_that_fail_go_to_failed_and_on_failure(emulator: Emulator):
     reported: list[FailedBatch] = []
     wrong = BasicAuth(emulator.state.api_key, "wrong-secret")
-    async with client_for(emulator, events_auth=wrong) as mp, mp.events.uploader(
-        max_batch=4, on_failure=reported.extend
-    ) as up:
+    async with (
+        client_for(emulator, events_auth=wrong) as mp,
+        mp.events.uploader(max_batch=4, on_failure=reported.extend) as up,
+    ):
         for i in range(10):
             await up.add(batch(i))
 
@@ -245,9 +260,10 @@ async def test_cancelling_the_owner_sends_what_it_has_then_cancels(emulator: Emu
     holder: list[BatchUploader] = []
 
     async def owner() -> None:
-        async with client_for(emulator, retry=FAST) as mp, mp.events.uploader(
-            max_batch=10, flush_interval=NEVER
-        ) as up:
+        async with (
+            client_for(emulator, retry=FAST) as mp,
+            mp.events.uploader(max_batch=10, flush_interval=NEVER) as up,
+        ):
             holder.append(up)
             for i in range(55):
                 await up.add(batch(i))
@@ -276,8 +292,12 @@ async def test_cancelling_the_owner_hands_back_what_cannot_be_sent_in_time(
     cancel_timeout = 0.2 if cancellations == 1 else 10.0
 
     async def owner() -> None:
-        async with session, api.uploader(max_batch=10, flush_interval=NEVER, concurrency=1,
-                                         cancel_timeout=cancel_timeout) as up:
+        async with (
+            session,
+            api.uploader(
+                max_batch=10, flush_interval=NEVER, concurrency=1, cancel_timeout=cancel_timeout
+            ) as up,
+        ):
             holder.append(up)
             for i in range(25):
                 await up.add(batch(i))
@@ -312,8 +332,12 @@ async def test_cancelling_the_owner_during_the_final_flush_sends_for_cancel_time
     holder: list[BatchUploader] = []
 
     async def owner() -> None:
-        async with session, api.uploader(max_batch=10, flush_interval=NEVER, concurrency=1,
-                                         cancel_timeout=NEVER) as up:
+        async with (
+            session,
+            api.uploader(
+                max_batch=10, flush_interval=NEVER, concurrency=1, cancel_timeout=NEVER
+            ) as up,
+        ):
             holder.append(up)
             for i in range(25):
                 await up.add(batch(i))
@@ -339,8 +363,12 @@ async def test_cancelling_the_owner_during_the_final_flush_hands_back_the_rest(
     holder: list[BatchUploader] = []
 
     async def owner() -> None:
-        async with session, api.uploader(max_batch=10, flush_interval=NEVER, concurrency=1,
-                                         cancel_timeout=0.05) as up:
+        async with (
+            session,
+            api.uploader(
+                max_batch=10, flush_interval=NEVER, concurrency=1, cancel_timeout=0.05
+            ) as up,
+        ):
             holder.append(up)
             for i in range(25):
                 await up.add(batch(i))

@@ -26,6 +26,7 @@ __all__ = [
     "ProfileResult",
 ]
 
+
 @attrs.frozen
 class Identity:
     """One device or user identity on a profile."""
@@ -152,7 +153,9 @@ class ProfileAPI:
     async def _fetch(self, mpid: int, fields_value: str) -> Profile:
         # The query is written into the URL (field names need no escaping), so the URL is
         # parsed once per request rather than parsed and then extended with params.
-        request = Request("GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", api="profile")
+        request = Request(
+            "GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", api="profile"
+        )
         response = await self._session.send(request, self._credentials())
         return structure(response.json(), Profile, method="GET", path=response.path)
 

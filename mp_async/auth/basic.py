@@ -22,7 +22,9 @@ def basic_authorization(api_key: str, api_secret: str) -> str:
 
 def _non_empty(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise InvalidRequest(f"{type(instance).__name__}.{attribute.name} must be a non-empty string")
+        raise InvalidRequest(
+            f"{type(instance).__name__}.{attribute.name} must be a non-empty string"
+        )
 
 
 _VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")

@@ -191,7 +191,10 @@ async def lookup_profiles(
                 if isinstance(error, (Unauthorized, Forbidden, MissingCredentials)):
                     raise error  # every other lookup would fail the same way
                 outcomes[type(error).__name__] += 1
-                record = {"mpid": _as_int(result.mpid), "error": error_json(error) if error else None}
+                record = {
+                    "mpid": _as_int(result.mpid),
+                    "error": error_json(error) if error else None,
+                }
             output.write(json.dumps(record, separators=(",", ":")) + "\n")
             done = sum(outcomes.values())
             if progress:
