@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -15,8 +15,8 @@ from aiohttp import web_app
 from aioresponses import aioresponses
 
 from mp_async import MParticle, Request
-from mp_async.auth import BasicAuth, HmacDigestAuth, OAuthClientCredentials
 from mp_async.emulator import Emulator
+from mp_async.testing import client_for  # noqa: F401  (tests import it from here)
 
 
 class _CompatResponse(aiohttp.ClientResponse):
@@ -95,24 +95,17 @@ def fake_time() -> FakeTime:
     return FakeTime()
 
 
-@pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    """A running emulator with 200 seeded profiles, on a loopback port."""
-    async with Emulator(profiles=200, seed=1) as emu:
-        yield emu
-
-
-def client_for(emu: Emulator, **kwargs: Any) -> MParticle:
-    """An MParticle pointed at ``emu`` with every credential it accepts."""
-    state = emu.state
-    kwargs.setdefault("oauth", OAuthClientCredentials(state.client_id, state.client_secret))
-    kwargs.setdefault("identity_auth", HmacDigestAuth(state.api_key, state.api_secret))
-    kwargs.setdefault("events_auth", BasicAuth(state.api_key, state.api_secret))
-    return MParticle(workspace=emu.workspace, hosts=emu.hosts, **kwargs)
+# The emulator fixtures are the package's pytest plugin (mp_async/testing.py), the ones users
+# get in their own tests; these names are the short aliases the suite is written with.
 
 
 @pytest.fixture
-async def mp(emulator: Emulator) -> AsyncIterator[MParticle]:
-    """A client on the ``emulator`` fixture."""
-    async with client_for(emulator) as client:
-        yield client
+def emulator(mp_emulator: Emulator) -> Emulator:
+    """A running emulator with 200 seeded profiles, on a loopback port (``mp_emulator``)."""
+    return mp_emulator
+
+
+@pytest.fixture
+def mp(mp_client: MParticle) -> MParticle:
+    """A client on the ``emulator`` fixture (``mp_client``)."""
+    return mp_client
