@@ -5,7 +5,6 @@ from __future__ import annotations
 __all__ = [
     "ENVIRONMENTS",
     "EVENTS_CUSTOM_EVENT_TYPES",
-    "EVENTS_DEVICE_IDENTITY_TYPES",
     "EVENTS_HISTORICAL_MIN_AGE_MS",
     "EVENTS_MAX_BATCHES_PER_REQUEST",
     "EVENTS_MAX_BATCH_BYTES",
@@ -94,27 +93,27 @@ EVENTS_MAX_USER_ATTRIBUTES = 100
 #: ``/bulkevents/historical`` takes only events at least this old (72 hours), in milliseconds.
 EVENTS_HISTORICAL_MIN_AGE_MS = 72 * 3600 * 1000
 
-#: Keys of a batch's ``user_identities`` (the Events API's JSON schema, ``user_identities``).
+#: Keys of a batch's ``user_identities``. mParticle's sources disagree on one key: the Events
+#: API's JSON schema (docs: static/schema/mparticle.inbound.eventsapi.schema.json), its OpenAPI
+#: file (static/downloads/mparticle.events.oas.yaml), the Go and Java SDKs write
+#: ``customer_id``; the official Python package (mparticle.models.UserIdentities), the Node and
+#: Ruby SDKs and the profile-update examples of the docs' "Profiles" page write ``customerid``.
+#: Both are accepted; the client sends the key the caller wrote.
 EVENTS_USER_IDENTITY_TYPES = frozenset(
     {
-        "other", "customer_id", "facebook", "twitter", "google", "microsoft", "yahoo", "email",
-        "alias", "facebook_custom_audience_id", "other_id_2", "other_id_3", "other_id_4",
-        "other_id_5", "other_id_6", "other_id_7", "other_id_8", "other_id_9", "other_id_10",
-        "mobile_number", "phone_number_2", "phone_number_3",
+        "other", "customer_id", "customerid", "facebook", "twitter", "google", "microsoft",
+        "yahoo", "email", "alias", "facebook_custom_audience_id", "other_id_2", "other_id_3",
+        "other_id_4", "other_id_5", "other_id_6", "other_id_7", "other_id_8", "other_id_9",
+        "other_id_10", "mobile_number", "phone_number_2", "phone_number_3",
     }
 )  # fmt: skip
 
-#: Keys of ``device_info`` that identify a device, so a batch carrying one names its user.
-EVENTS_DEVICE_IDENTITY_TYPES = frozenset(
-    {
-        "android_uuid", "android_advertising_id", "ios_advertising_id", "ios_idfv", "push_token",
-        "roku_advertising_id", "roku_publisher_id", "fire_advertising_id",
-        "microsoft_advertising_id", "microsoft_publisher_id", "amp_id",
-    }
-)  # fmt: skip
-
-#: ``custom_event_type`` values of a custom event (the Events API's JSON schema, CustomEvent).
+#: ``custom_event_type`` values of a custom event: the union of the JSON Reference's list
+#: (docs: src/pages/developers/server/json-reference/index.md, which adds ``attribution``, see
+#: "Attribution custom events"), the JSON schema's enum (``media``) and the official Python
+#: package's (mparticle.models.AppEvent, which adds ``unknown`` and ``attribution``). The field
+#: is required on every custom event (JSON Reference, schema and OpenAPI ``required``).
 EVENTS_CUSTOM_EVENT_TYPES = (
     "navigation", "location", "search", "transaction", "user_content", "user_preference",
-    "social", "other", "media",
+    "social", "other", "media", "attribution", "unknown",
 )  # fmt: skip

@@ -321,7 +321,7 @@ def test_events_upload_sends_every_batch_and_hands_back_bad_lines(
     ]
     lines = [json.dumps(b) for b in batches] + [
         "{not json",
-        json.dumps({"environment": "development"}),
+        json.dumps({"environment": "staging"}),
     ]
     source = tmp_path / "batches.jsonl"
     source.write_text("\n".join(lines) + "\n")

@@ -94,8 +94,7 @@ def test_batch_json_has_the_documented_shape() -> None:
     ("build", "names"),
     [
         (lambda: Batch("staging", mpid=1), "environment"),
-        (lambda: Batch("production"), "names no user"),
-        (lambda: Batch("production", user_identities={"customerid": "x"}), "customerid"),
+        (lambda: Batch("production", user_identities={"customerId": "x"}), "customerId"),
         (
             lambda: Batch("production", mpid=1, user_attributes={str(i): i for i in range(101)}),
             "limit of 100",
@@ -223,7 +222,6 @@ def _too_big() -> Batch:
     ("bad", "historical", "names"),
     [
         ({"mpid": 1}, False, r"batches\[1\]\.environment is required"),
-        ({"environment": "production"}, False, r"batches\[1\] names no user"),
         (
             {
                 "environment": "production",
@@ -450,7 +448,7 @@ async def test_the_emulator_accepts_part_of_a_bulk_request_and_counts_duplicates
         aiohttp.ClientSession() as http,
         http.post(
             f"{emulator.url}/events/v2/bulkevents",
-            json=[good, {"environment": "production"}, good],
+            json=[good, {"environment": "staging", "mpid": 1}, good],
             headers=_auth(emulator),
         ) as reply,
     ):
@@ -511,3 +509,79 @@ async def test_the_emulator_refuses_one_oversized_batch_in_a_larger_bulk_body(
         assert error["message"].startswith("batch 0:")
 
     assert [b["mpid"] for b in emulator.state.event_batches] == [2]
+
+
+# --- what mParticle's own sources say (issue: wire truth) ---------------------------------
+
+
+def test_a_custom_event_of_type_other_carries_its_required_type() -> None:
+    # custom_event_type is required (JSON Reference, schema, OpenAPI), its default included.
+    document = converter.unstructure(Batch("production", mpid=1, events=[CustomEvent("tap")]))
+    assert document["events"][0]["data"]["custom_event_type"] == "other"
+
+
+@pytest.mark.parametrize("custom_event_type", ["attribution", "media", "unknown"])
+async def test_every_documented_custom_event_type_is_accepted_end_to_end(
+    mp: MParticle, emulator: Emulator, custom_event_type: str
+) -> None:
+    event = CustomEvent("attribution", custom_event_type)  # type: ignore[arg-type]
+    await mp.events.upload(Batch("production", mpid=1, events=[event]))
+    data = emulator.state.event_batches[-1]["events"][0]["data"]
+    assert data["custom_event_type"] == custom_event_type
+
+
+@pytest.mark.parametrize("key", ["customerid", "customer_id"])
+async def test_both_customer_id_spellings_are_sent_as_written(
+    mp: MParticle, emulator: Emulator, key: str
+) -> None:
+    # customer_id: the Events API's JSON schema and OpenAPI file, Go, Java; customerid: the
+    # official Python, Node and Ruby SDKs and the docs' "Profiles" page examples.
+    await mp.events.upload({"environment": "production", "user_identities": {key: "c-1"}})
+    assert emulator.state.event_batches[-1]["user_identities"] == {key: "c-1"}
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        {"environment": "production", "mp_deviceid": "0f5b5e2b-6a43-4d3c-9b7e-0e9d6f3c2a11"},
+        {"environment": "production", "partner_identities": {"partner_a": "p-1"}},
+        {"environment": "production", "device_info": {"ios_advertising_id": "A-B"}},
+        {"environment": "production", "user_attributes": {"plan": "pro"}},
+    ],
+    ids=["mp_deviceid", "partner_identities", "device identity", "environment only"],
+)
+async def test_a_batch_needs_only_what_the_schema_requires(
+    mp: MParticle, emulator: Emulator, batch: dict[str, Any]
+) -> None:
+    await mp.events.upload(batch)
+    assert emulator.state.event_batches[-1] == {**batch, "source_request_id": ANY_STR}
+
+
+class _AnyStr(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    __hash__ = str.__hash__
+
+
+ANY_STR = _AnyStr()
+
+
+@pytest.mark.parametrize(
+    ("data", "names"),
+    [
+        ({"event_name": "tap"}, "custom_event_type"),
+        ({"event_name": "tap", "custom_event_type": "shopping"}, "custom_event_type"),
+        ({"custom_event_type": "other"}, "event_name"),
+    ],
+)
+async def test_the_emulator_refuses_a_custom_event_the_schema_refuses(
+    emulator: Emulator, data: dict[str, Any], names: str
+) -> None:
+    batch = {"environment": "production", "events": [{"event_type": "custom_event", "data": data}]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{emulator.url}/events/v2/events", json=batch, headers=_auth(emulator)) as reply,
+    ):
+        assert reply.status == 400
+        assert names in (await reply.json())["errors"][0]["message"]

@@ -64,7 +64,6 @@ MAX_BATCH_BYTES = protocol.EVENTS_MAX_BATCH_BYTES
 MAX_USER_ATTRIBUTES = protocol.EVENTS_MAX_USER_ATTRIBUTES
 HISTORICAL_MIN_AGE_MS = protocol.EVENTS_HISTORICAL_MIN_AGE_MS
 USER_IDENTITY_TYPES = protocol.EVENTS_USER_IDENTITY_TYPES
-DEVICE_IDENTITY_TYPES = protocol.EVENTS_DEVICE_IDENTITY_TYPES
 CUSTOM_EVENT_TYPES = protocol.EVENTS_CUSTOM_EVENT_TYPES
 
 log = logging.getLogger("mp_async")
@@ -143,9 +142,11 @@ Event: TypeAlias = CustomEvent | ScreenViewEvent | Mapping[str, Any]
 class Batch:
     """One user's batch: identities, attribute changes and events, in one environment.
 
-    A batch without events is a profile update. It must name its user: ``user_identities``,
-    a device identity in ``device_info``, or an ``mpid``. Raw event mappings (the documented
-    ``{"event_type": ..., "data": {...}}`` form) may stand beside the typed events.
+    A batch without events is a profile update. Only ``environment`` is required (the Events
+    API's schema); the user is named by ``user_identities``, an ``mpid``, or identities the raw
+    form carries (``mp_deviceid``, ``partner_identities``, a device identity in
+    ``device_info``). Raw event mappings (the documented ``{"event_type": ..., "data": {...}}``
+    form) may stand beside the typed events.
     """
 
     environment: str
@@ -183,13 +184,16 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _event_hook(event_type: str, cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
+def _event_hook(
+    event_type: str, cls: type[Any], **required: Any
+) -> Callable[[Any], dict[str, Any]]:
     data = make_dict_unstructure_fn(
         cls,
         converter,
         _cattrs_omit_if_default=True,
         custom_attributes=override(unstruct_hook=_as_is),
         custom_flags=override(unstruct_hook=_as_is),
+        **required,
     )
     return lambda event: {"event_type": event_type, "data": data(event)}
 
@@ -198,9 +202,14 @@ def _events_json(events: tuple[Event, ...]) -> list[Any]:
     return [e if isinstance(e, Mapping) else converter.unstructure(e) for e in events]
 
 
-# Fields left at their default (None, empty) are left out of the JSON; mappings the caller
-# gave are JSON already and pass through as they are.
-converter.register_unstructure_hook(CustomEvent, _event_hook("custom_event", CustomEvent))
+# Optional fields left at their default (None, empty) are left out of the JSON; a required
+# field goes out whatever its value (custom_event_type "other" included: the JSON Reference,
+# schema and OpenAPI file all require it). Mappings the caller gave are JSON already and pass
+# through as they are.
+converter.register_unstructure_hook(
+    CustomEvent,
+    _event_hook("custom_event", CustomEvent, custom_event_type=override(omit_if_default=False)),
+)
 converter.register_unstructure_hook(ScreenViewEvent, _event_hook("screen_view", ScreenViewEvent))
 converter.register_unstructure_hook(
     Batch,
@@ -259,18 +268,9 @@ def _check_batch(
         not isinstance(source_request_id, str) or not source_request_id
     ):
         raise InvalidRequest(f"{where}.source_request_id must be a non-empty string")
-    if (
-        not user_identities
-        and not mpid
-        and not (
-            isinstance(device_info, Mapping)
-            and any(device_info.get(k) for k in DEVICE_IDENTITY_TYPES)
-        )
-    ):
-        raise InvalidRequest(
-            f"{where} names no user: give user_identities, a device identity in device_info "
-            "(such as ios_idfv or android_uuid), or an mpid"
-        )
+    # Which identities a batch carries is not checked: the Events API's schema requires only
+    # ``environment``, and a batch may name its user by user_identities, mpid, mp_deviceid,
+    # partner_identities or a device identity in device_info.
 
 
 def _check_raw_event(where: str, event: object) -> None:

@@ -19,7 +19,6 @@ from aiohttp import web
 
 from ..protocol import (
     ENVIRONMENTS,
-    EVENTS_DEVICE_IDENTITY_TYPES,
     EVENTS_HISTORICAL_MIN_AGE_MS,
     EVENTS_MAX_BATCH_BYTES,
     EVENTS_MAX_BATCHES_PER_REQUEST,
@@ -53,6 +52,33 @@ def _auth_error(request: web.Request) -> web.Response | None:
     return None
 
 
+#: ``custom_event_type`` values mParticle's sources document: the JSON Reference's list
+#: (mParticle/docs src/pages/developers/server/json-reference/index.md, with ``attribution``),
+#: the JSON schema's enum (static/schema/mparticle.inbound.eventsapi.schema.json, with
+#: ``media``) and the official Python package's (mparticle.models.AppEvent, with ``unknown``).
+#: The emulator keeps its own list, from those sources, so that it checks the client.
+_CUSTOM_EVENT_TYPES = frozenset(
+    {
+        "attribution", "location", "media", "navigation", "search", "social", "transaction",
+        "user_content", "user_preference", "other", "unknown",
+    }
+)  # fmt: skip
+
+
+def _custom_event_problem(event: dict[str, Any]) -> str | None:
+    # The schema's CustomEvent requires event_name and custom_event_type.
+    if event.get("event_type") != "custom_event":
+        return None
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("event_name"), str):
+        return "a custom event needs data.event_name"
+    if data.get("custom_event_type") not in _CUSTOM_EVENT_TYPES:
+        return "a custom event needs data.custom_event_type, one of " + ", ".join(
+            sorted(_CUSTOM_EVENT_TYPES)
+        )
+    return None
+
+
 def _batch_problem(batch: Any, historical: bool, measure: bool) -> tuple[int, str] | None:
     """Why ``batch`` is refused (a status and a message), or None when it is accepted.
 
@@ -63,12 +89,6 @@ def _batch_problem(batch: Any, historical: bool, measure: bool) -> tuple[int, st
         return 400, "a batch must be a JSON object"
     if batch.get("environment") not in ENVIRONMENTS:
         return 400, "environment must be production or development"
-    device_info = batch.get("device_info")
-    has_device_identity = isinstance(device_info, dict) and any(
-        device_info.get(k) for k in EVENTS_DEVICE_IDENTITY_TYPES
-    )
-    if not batch.get("user_identities") and not batch.get("mpid") and not has_device_identity:
-        return 400, "the batch names no user (no user_identities, device identity or mpid)"
     attributes = batch.get("user_attributes")
     if isinstance(attributes, dict) and len(attributes) > EVENTS_MAX_USER_ATTRIBUTES:
         return 400, f"more than {EVENTS_MAX_USER_ATTRIBUTES} user attributes"
@@ -77,6 +97,10 @@ def _batch_problem(batch: Any, historical: bool, measure: bool) -> tuple[int, st
         isinstance(e, dict) and isinstance(e.get("event_type"), str) for e in events
     ):
         return 400, 'every event needs an "event_type"'
+    for index, event in enumerate(events):
+        problem = _custom_event_problem(event)
+        if problem:
+            return 400, f"events[{index}]: {problem}"
     if measure:
         # A batch's own bytes are not at hand within a larger body: re-encode it compactly,
         # as clients send it.
