@@ -36,10 +36,13 @@ class Request:
 
     @property
     def parsed_url(self) -> URL:
-        """``url`` parsed once (aiohttp and the signers then reuse it)."""
+        """The URL as it goes on the wire, ``params`` in its query; parsed once, then reused
+        by the signers and by aiohttp, so a signature covers exactly what is sent."""
         parsed = self._parsed
         if parsed is None:
             parsed = URL(self.url)
+            if self.params:
+                parsed = parsed.update_query(self.params)
             object.__setattr__(self, "_parsed", parsed)
         return parsed
 
@@ -47,6 +50,11 @@ class Request:
     def path(self) -> str:
         """The request path as it goes on the wire, without the query (``/v1/identify``)."""
         return self.parsed_url.raw_path
+
+    @property
+    def path_qs(self) -> str:
+        """The path with its query as it goes on the wire (``/v1/identify?read_only=true``)."""
+        return self.parsed_url.raw_path_qs
 
     def with_headers(self, headers: Mapping[str, str]) -> Request:
         """A copy with ``headers`` added, replacing any of the same name."""

@@ -271,8 +271,7 @@ class Session:
             )
             response_cm = client.request(
                 request.method,
-                request.parsed_url,
-                params=request.params,
+                request.parsed_url,  # the query included
                 headers=request.headers,
                 data=request.body,
                 allow_redirects=False,

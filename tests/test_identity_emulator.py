@@ -197,3 +197,40 @@ async def test_modify_with_a_stale_old_value_changes_nothing(
         "email": "ada@example.com",
         "customerid": "ada-1",
     }
+
+
+@pytest.mark.parametrize(
+    ("signed_path", "status"),
+    [
+        ("/identity/v1/identify?read_only=true&return_matches=true", 200),
+        ("/identity/v1/identify", 401),  # the query left out of the signature
+    ],
+    ids=["path and query signed", "query left out"],
+)
+async def test_the_emulator_checks_the_query_as_part_of_the_signed_path(
+    emulator: Emulator, signed_path: str, status: int
+) -> None:
+    # mParticle's Android SDK signs URL.getFile(), its Apple SDK appends "?" + query: the
+    # path with its query, as sent.
+    state = emulator.state
+    body = BODY.encode()
+    headers = signed_headers(
+        state.api_secret, state.api_key, iso_date(time.time()), signed_path, body
+    )
+    url = f"{emulator.url}/identity/v1/identify?read_only=true&return_matches=true"
+    async with aiohttp.ClientSession() as http, http.post(url, data=body, headers=headers) as reply:
+        assert reply.status == status
+
+
+async def test_a_signed_read_only_identify_signs_its_query(mocked) -> None:
+    url = "https://identity.mparticle.com/v1/identify?read_only=true&return_matches=true"
+    mocked.post(url, payload={"mpid": "5"})
+    auth = HmacDigestAuth("key", "secret")
+    async with MParticle(identity_auth=auth) as mp:
+        await mp.identity.identify(email="ada@example.com", read_only=True, return_matches=True)
+    [call] = [c for calls in mocked.requests.values() for c in calls]
+    headers, body = call.kwargs["headers"], call.kwargs["data"]
+    with_query = signed_headers(
+        "secret", "key", headers["Date"], "/v1/identify?read_only=true&return_matches=true", body
+    )
+    assert headers["x-mp-signature"] == with_query["x-mp-signature"]

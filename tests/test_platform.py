@@ -89,7 +89,7 @@ async def test_every_call_carries_the_account_id_of_the_workspace(mocked, platfo
         ("PUT", url("apps/1")),
         ("DELETE", url("apps/1")),
     ]
-    assert all(kwargs["params"]["accountId"] == "2" for _, _, kwargs in calls)
+    assert all(URL(u).query["accountId"] == "2" for _, u, _ in calls)
     assert all(kwargs["headers"]["Authorization"] == "Bearer test-token" for _, _, kwargs in calls)
 
 
@@ -146,8 +146,8 @@ async def test_query_parameters_are_sent_as_strings(mocked, platform) -> None:
 
     await platform.get("apps", verbose=True, limit=5)
 
-    [(_, _, kwargs)] = sent(mocked)
-    assert kwargs["params"] == {"verbose": "true", "limit": "5", "accountId": "2"}
+    [(_, sent_url, _)] = sent(mocked)
+    assert dict(URL(sent_url).query) == {"verbose": "true", "limit": "5", "accountId": "2"}
 
 
 # --- the documented status table ------------------------------------------------------------

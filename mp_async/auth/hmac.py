@@ -3,6 +3,9 @@
 Headers: ``x-mp-key`` (the key), ``Date`` and ``x-mp-signature``, the lowercase hex of
 HMAC-SHA256 keyed with the UTF-8 secret over ``METHOD\\nDATE\\nPATH`` followed by the body
 bytes. The server signs the ``Date`` string it receives, so we sign exactly the value we send.
+PATH is the path as sent with its query when it has one (``/v1/identify?read_only=true``):
+mParticle's Android SDK signs ``URL.getFile()`` (MParticleBaseClientImpl) and its Apple SDK
+appends ``"?" + query`` (MPURLRequestBuilder).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class HmacDigestAuth:
     async def apply(self, request: Request, sender: Sender) -> Request:
         """Add ``x-mp-key``, a fresh ``Date`` and the signature over the exact body bytes."""
         date = format_date(self.clock(), self.date_format)
-        signature = sign(self.api_secret, request.method, date, request.path, request.body)
+        signature = sign(self.api_secret, request.method, date, request.path_qs, request.body)
         return request.with_headers(
             {"x-mp-key": self.api_key, "Date": date, "x-mp-signature": signature}
         )

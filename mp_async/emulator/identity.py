@@ -117,8 +117,9 @@ def _check_signature(
     limit = state.identity.max_clock_skew
     if skew > limit:
         raise _unauthorized(f"the Date header is {skew:.0f} s off; at most {limit:.0f} s allowed")
-    # The path as sent, without the query: what the client signed.
-    path = request.rel_url.raw_path
+    # The path with its query, as received: what mParticle's mobile SDKs sign (Android signs
+    # URL.getFile(), Apple appends "?" + query).
+    path = request.raw_path
     expected = expected_signature(state.api_secret, request.method, date, path, body)
     if not _same(signature, expected):
         raise _unauthorized("the signature does not match the request")
