@@ -58,25 +58,78 @@ def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
 
 converter.register_structure_hook_func(lambda tp: tp == dict[str, Any], _structure_json_object)
 
-_PRIMITIVES = (str, int, float, bool)
+
+def _strict_int(value: Any) -> int:
+    # mParticle writes 64-bit ids as JSON strings (they do not fit a double) and sometimes as
+    # numbers; both are read. A fraction, a bool or anything else is a reply of the wrong
+    # shape, never truncated into another number.
+    kind = type(value)
+    if kind is int:
+        return int(value)
+    if kind is str and value.lstrip("-").isascii() and value.lstrip("-").isdigit():
+        return int(value)
+    if kind is float and value.is_integer():
+        return int(value)
+    raise ValueError(f"expected an integer, got {value!r}"[:80])
+
+
+def _strict_float(value: Any) -> float:
+    if type(value) in (int, float):
+        return float(value)
+    raise ValueError(f"expected a number, got {value!r}"[:80])
+
+
+def _strict_str(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return str(value)
+    if kind is int:  # an id written as a number: the same id
+        return str(value)
+    raise ValueError(f"expected a string, got {value!r}"[:80])
+
+
+def _strict_bool(value: Any) -> bool:
+    # bool("false") is True: only a JSON boolean is a boolean.
+    if type(value) is bool:
+        return bool(value)
+    raise ValueError(f"expected true or false, got {value!r}"[:80])
+
+
+_STRICT: dict[type, Callable[[Any], Any]] = {
+    int: _strict_int,
+    float: _strict_float,
+    str: _strict_str,
+    bool: _strict_bool,
+}
+
+
+def _plain_hook(read: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    return lambda value, _: read(value)
+
+
+for _kind, _read in _STRICT.items():
+    converter.register_structure_hook(_kind, _plain_hook(_read))
 
 
 def _optional_primitive(tp: Any) -> type | None:
     args: tuple[Any, ...] = getattr(tp, "__args__", ())
     if len(args) == 2 and type(None) in args and get_origin(tp) in (Union, UnionType):
         (inner,) = (a for a in args if a is not type(None))
-        return inner if inner in _PRIMITIVES else None
+        return inner if inner in _STRICT else None
     return None
 
 
 def _optional_primitive_hook(tp: Any) -> Callable[[Any, Any], Any]:
-    # Same result as cattrs' own Optional handling, without its per-call dispatch: most
+    # Same checks as the plain types, without cattrs' per-call Optional dispatch: most
     # fields of a reply are `str | None` or `int | None`.
     inner = _optional_primitive(tp)
     assert inner is not None
+    read = _STRICT[inner]
 
     def structure_optional(value: Any, _: Any) -> Any:
-        return value if value is None or type(value) is inner else inner(value)
+        if value is None or type(value) is inner:  # the common case, at no cost
+            return value
+        return read(value)
 
     return structure_optional
 

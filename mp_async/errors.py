@@ -207,9 +207,17 @@ def parse_error_details(body: bytes) -> tuple[ErrorDetail, ...]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
-        # Some replies carry a single {"error": "...", "message": "..."} instead.
+        # Some replies carry a flat {"code": …, "message": …} (or {"error": …}) instead.
         message = document.get("message") or document.get("error")
-        return (ErrorDetail(None, str(message)),) if message else ()
+        code = document.get("code")
+        if not message and code is None:
+            return ()
+        return (
+            ErrorDetail(
+                code if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
+                str(message or ""),
+            ),
+        )
     details = []
     for item in raw:
         if isinstance(item, dict):

@@ -16,9 +16,12 @@ __all__ = [
     "GROUP_DESCRIPTION_LENGTH",
     "GROUP_ID_LENGTH",
     "GROUP_MAX_ATTRIBUTES",
+    "IDENTITY_SPELLINGS",
     "IDENTITY_TYPES",
     "PLATFORM_PATH",
+    "PLATFORM_V2_PATH",
     "PROFILE_FIELDS",
+    "PROFILE_RESOLVE_SPELLINGS",
     "PROFILE_PATH",
     "TOKEN_LIFETIME",
 ]
@@ -35,14 +38,23 @@ PROFILE_FIELDS = (
 #: The environments a Profile resolve or an Identity request may name.
 ENVIRONMENTS = ("production", "development")
 
+#: The Profile API's resolve spells the customer id ``customer_id`` (docs:
+#: src/pages/developers/profile-api/index.md, "identity.type … eg. customer_id, other"), not the
+#: Identity API's ``customerid``.
+PROFILE_RESOLVE_SPELLINGS = {"customerid": "customer_id"}
+
 #: Path of the Profile API under ``Hosts.api``.
 PROFILE_PATH = "/userprofile/v1"
 
 #: Seconds an OAuth token is valid, as documented.
 TOKEN_LIFETIME = 28800
 
-#: The identity types the Identity API (IDSync) documents, as ``known_identities`` keys and
-#: ``identity_type`` values (mParticle's identity Swagger spec, ``Identities``).
+#: The identity types the Identity API (IDSync) takes, as ``known_identities`` keys and
+#: ``identity_type`` values: mParticle's identity Swagger spec (docs:
+#: static/downloads/identity-swagger.yaml, ``Identities``), and the types mParticle's mobile SDKs
+#: send beyond it (Android ``MParticleIdentityClientImpl.getStringValue``, Apple
+#: ``MPIdentityDTO``): ``other2`` … ``other10``, ``alias``, ``mobile_number``,
+#: ``phone_number_2``, ``phone_number_3``.
 IDENTITY_TYPES = (
     "ios_idfa",
     "android_aaid",
@@ -63,7 +75,28 @@ IDENTITY_TYPES = (
     "twitter",
     "yahoo",
     "device_application_stamp",
+    "other2",
+    "other3",
+    "other4",
+    "other5",
+    "other6",
+    "other7",
+    "other8",
+    "other9",
+    "other10",
+    "alias",
+    "mobile_number",
+    "phone_number_2",
+    "phone_number_3",
 )
+
+#: The Identity API's spelling of identity types that the Events API (and the Profile API's
+#: resolve) spell otherwise, so that a mix-up gets a message naming the right one.
+IDENTITY_SPELLINGS = {
+    "customer_id": "customerid",
+    "facebook_custom_audience_id": "facebookcustomaudienceid",
+    **{f"other_id_{n}": f"other{n}" for n in range(2, 11)},
+}
 
 # The documented limits of a group definition (Group Identity API reference).
 #: Characters in a group id, inclusive.
@@ -78,6 +111,11 @@ GROUP_MAX_ATTRIBUTES = 10
 GROUP_ATTRIBUTE_TYPES = ("latest", "boolean_or", "sum", "average")
 #: Path of the Platform API under ``Hosts.api``.
 PLATFORM_PATH = "/v1"
+#: Path of the Platform API's second version under ``Hosts.api`` (Calculated Attributes): "This
+#: API uses a different path than other Platform APIs … https://api.mparticle.com/platform/v2.
+#: This API does not require the ?accountId query string parameter" (docs:
+#: src/pages/developers/platform/index.md).
+PLATFORM_V2_PATH = "/platform/v2"
 
 # The Events API (server to server).
 # Documented limits: mParticle's "Default service limits" and the Events API reference.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import attrs
 from multidict import CIMultiDictProxy
@@ -12,7 +13,27 @@ from yarl import URL
 from . import _json
 from .errors import InvalidRequest, UnexpectedResponse, excerpt
 
-__all__ = ["Request", "Response"]
+__all__ = ["Request", "Response", "url_under"]
+
+
+def url_under(root: str, path: str, what: str = "path") -> str:
+    """``root`` + ``path``, checked as it will go on the wire: it must stay under ``root``.
+
+    The URL parser decodes ``%2e%2e`` and then normalises, so ``apps/%2e%2e/%2e%2e/oauth`` would
+    leave the API's root (and take its credentials elsewhere); an encoded ``/`` would be one
+    segment here and two at a server that decodes first. Both are refused, after parsing.
+    """
+    base = URL(root.rstrip("/") + "/")
+    url = URL(str(base) + path.lstrip("/"))
+    given = path.strip("/").split("/")
+    parts = url.raw_parts[len(base.raw_parts) - 1 :]
+    stays = url.raw_path.startswith(base.raw_path) and len(parts) == len(given)
+    if not stays or any(unquote(part) in ("", ".", "..") or "/" in unquote(part) for part in parts):
+        raise InvalidRequest(
+            f"{what} must stay under {base.raw_path}: {path!r} would leave it once decoded "
+            "('.', '..' or '/' written with % escapes are not allowed)"
+        )
+    return str(url)
 
 
 @attrs.frozen

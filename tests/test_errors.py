@@ -57,6 +57,11 @@ def test_rate_limited_carries_retry_after() -> None:
         (b'{"errors": "oops"}', ()),
         (b'{"errors": {"code": "X", "message": "single"}}', (ErrorDetail("X", "single"),)),
         (b'{"message": "Unauthorized"}', (ErrorDetail(None, "Unauthorized"),)),
+        (
+            b'{"code": "INVALID_KEY", "message": "bad key"}',
+            (ErrorDetail("INVALID_KEY", "bad key"),),
+        ),
+        (b'{"code": 4001}', (ErrorDetail(4001, ""),)),
         (b'{"errors": ["plain"]}', (ErrorDetail(None, "plain"),)),
         (
             b'{"errors": [{"code": {"x": 1}, "message": "odd code"}]}',

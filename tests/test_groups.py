@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import aiohttp
 import pytest
 from conftest import FakeTime, StaticBearer, client_for
 from yarl import URL
@@ -146,7 +147,33 @@ async def test_replace_puts_the_whole_definition_without_the_audit_fields(mocked
 
     [(method, url, kwargs)] = sent(mocked)
     assert (method, str(url)) == ("PUT", GROUPS + "household")
-    assert "created_by" not in json.loads(kwargs["data"])
+    # The documented PUT body: the definition without its id (the path names the group) and
+    # without the audit fields.
+    assert json.loads(kwargs["data"]) == {
+        "description": stored.description,
+        "source_user_attribute": "$address",
+        "attributes": [{"id": a.id, "type": a.type} for a in HOUSEHOLD.attributes],
+    }
+
+
+async def test_replace_refuses_a_definition_of_another_group(mocked, groups) -> None:
+    with pytest.raises(InvalidRequest, match="'other'"):
+        await groups.replace("other", HOUSEHOLD)  # HOUSEHOLD's id is "household"
+    assert not mocked.requests
+
+
+async def test_the_emulator_takes_a_put_body_without_an_id(mp, emulator) -> None:
+    await mp.groups.create(definition())
+    body = {"description": "renamed", "source_user_attribute": "$address", "attributes": []}
+    signed = await mp.oauth.apply(Request("GET", "http://x"), mp.session)  # type: ignore[union-attr]
+    workspace = emulator.state.workspace_id
+    url = f"{emulator.hosts.api}/platform/workspaces/{workspace}/groups/household"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.put(url, json=body, headers=signed.headers) as r,
+    ):
+        assert r.status == 200
+    assert emulator.state.groups["household"]["description"] == "renamed"
 
 
 async def test_set_attributes_patches_only_the_attributes(mocked, groups) -> None:

@@ -239,3 +239,32 @@ def test_decode_result_reads_the_wire_string_mpid_as_an_int(document, mpid) -> N
 def test_decode_result_rejects_a_reply_without_a_usable_mpid(document) -> None:
     with pytest.raises(UnexpectedResponse):
         decode_result(document)
+
+
+@pytest.mark.parametrize(
+    "identity_type",
+    ["other2", "other10", "alias", "mobile_number", "phone_number_2", "phone_number_3"],
+)
+async def test_identity_types_the_mobile_sdks_send_are_accepted(mocked, identity_type: str) -> None:
+    # Android's MParticleIdentityClientImpl and Apple's MPIdentityDTO send these beyond the
+    # identity Swagger spec's list.
+    url = "https://identity.mparticle.com/v1/identify"
+    mocked.post(url, payload={"mpid": "5"})
+    async with MParticle(identity_auth=HmacDigestAuth("key", "secret")) as mp:
+        await mp.identity.identify({identity_type: "v-1"})
+    [call] = [c for calls in mocked.requests.values() for c in calls]
+    assert json.loads(call.kwargs["data"])["known_identities"] == {identity_type: "v-1"}
+
+
+@pytest.mark.parametrize(
+    ("events_spelling", "identity_spelling"),
+    [("customer_id", "customerid"), ("other_id_2", "other2")],
+)
+async def test_an_events_api_spelling_names_the_identity_apis(
+    events_spelling: str, identity_spelling: str
+) -> None:
+    async with MParticle(identity_auth=HmacDigestAuth("key", "secret")) as mp:
+        with pytest.raises(InvalidRequest, match=f"spells it '{identity_spelling}'"):
+            await mp.identity.identify({events_spelling: "42"})
+    with pytest.raises(InvalidRequest, match=f"spells it '{identity_spelling}'"):
+        IdentityChange(events_spelling, None, "42")

@@ -44,13 +44,15 @@ async def test_identify_search_modify_search_round_trip(mp: MParticle) -> None:
     found = await mp.identity.search(email="ada@example.com")
     assert found.mpid == created.mpid
 
-    await mp.identity.modify(
+    result = await mp.identity.modify(
         created.mpid,
         [
             IdentityChange("email", "ada@example.com", "ada@lovelace.example"),
             IdentityChange("other", None, "analytical-engine"),
         ],
     )
+    assert [c["identity_type"] for c in result.change_results] == ["email", "other"]
+    assert result.reply == {"change_results": list(result.change_results)}
     assert (await mp.identity.search(email="ada@lovelace.example")).mpid == created.mpid
     assert (await mp.identity.search(other="analytical-engine")).mpid == created.mpid
     with pytest.raises(NoUserMatched):

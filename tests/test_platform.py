@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from conftest import FakeTime, StaticBearer, client_for
@@ -408,3 +409,49 @@ async def test_a_504_from_the_emulator_is_retried_then_succeeds(emulator) -> Non
     assert isinstance(apps[0], App)
     assert emulator.state.statuses[504] == 1
     assert emulator.state.count("GET", "platform.apps") == 2
+
+
+# --- paths as they go on the wire (hardening), and /platform/v2 (wire truth) ---------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "apps/%2e%2e/%2e%2e/oauth/token",
+        "apps/%2E%2E/x",
+        "apps/..%2f..%2foauth",
+        "apps/a%2fb",
+        "apps/./1",
+        "apps/../oauth",
+    ],
+)
+async def test_a_path_that_would_leave_the_api_root_is_refused(emulator, path) -> None:
+    async with client_for(emulator) as mp:
+        for call in (
+            mp.platform.get(path),
+            mp.platform.create(path, {}),
+            mp.platform.update(path, {}),
+            mp.platform.delete(path),
+            mp.platform.get(path, version=2),
+        ):
+            with pytest.raises(InvalidRequest, match="must stay under"):
+                await call
+    assert not emulator.state.requests  # not even the token call: nothing left the process
+
+
+async def test_the_platform_v2_api_is_reached_without_an_account_id(emulator) -> None:
+    documented = json.loads(
+        (Path(__file__).parent / "fixtures" / "docs" / "platform-api.json").read_text()
+    )
+    [listing] = [e["json"] for e in documented["examples"] if e["line"] == 1063]
+    emulator.state.calculated_attributes.extend(listing)
+    workspace = emulator.state.workspace_id
+    async with client_for(emulator) as mp:
+        found = await mp.platform.get(f"workspaces/{workspace}/calculatedattributes", version=2)
+    assert found == listing
+    assert emulator.state.requests[("GET", "platform.calculated_attributes")] == 1
+
+
+async def test_a_platform_version_other_than_1_or_2_is_refused(mp) -> None:
+    with pytest.raises(InvalidRequest, match="version must be 1"):
+        await mp.platform.get("apps", version=3)

@@ -333,3 +333,35 @@ def test_any_json_document_decodes_to_an_identity_result_or_raises_unexpected_re
         decode_result(document)
     except UnexpectedResponse:
         pass
+
+
+# --- replies of the wrong type are errors, never coerced (hardening) ------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("is_ephemeral", "false"),  # bool("false") would be True
+        ("is_logged_in", 1),
+        ("mpid", 1.5),  # int(1.5) would be 1
+        ("mpid", True),
+        ("mpid", "12a"),
+        ("context", {"a": 1}),
+    ],
+)
+def test_a_reply_field_of_the_wrong_type_is_unexpected_not_coerced(field: str, value: Any) -> None:
+    from mp_async.api.identity import IdentityResult
+    from mp_async.converter import structure
+    from mp_async.errors import UnexpectedResponse
+
+    document = {"mpid": "42", field: value}
+    with pytest.raises(UnexpectedResponse):
+        structure(document, IdentityResult)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("42", 42), (42, 42), (42.0, 42), ("-7", -7)])
+def test_an_integer_written_as_text_or_a_whole_number_is_read(value: Any, expected: int) -> None:
+    from mp_async.api.identity import IdentityResult
+    from mp_async.converter import structure
+
+    assert structure({"mpid": value}, IdentityResult).mpid == expected

@@ -139,10 +139,14 @@ def validate_definition(definition: object) -> GroupDefinition:
     return definition
 
 
-def _definition_body(definition: GroupDefinition) -> dict[str, Any]:
-    """The JSON body of a create or replace: the definition's own fields, never the audit ones."""
-    return {
-        "id": definition.id,
+def _definition_body(definition: GroupDefinition, *, with_id: bool = True) -> dict[str, Any]:
+    """The JSON body of a create or replace: the definition's own fields, never the audit ones.
+
+    A replace (PUT) names the group in its URL and, as the documented PUT example shows, not in
+    its body.
+    """
+    body: dict[str, Any] = {"id": definition.id} if with_id else {}
+    return body | {
         "description": definition.description,
         "source_user_attribute": definition.source_user_attribute,
         "attributes": _attributes_body(definition.attributes),
@@ -181,6 +185,9 @@ class GroupsAPI:
         return self._auth
 
     def _item_url(self, group_id: object) -> str:
+        # Every character but the unreserved ones is escaped ("/" and "%" included), so an id
+        # is always one segment under the collection and never a "." or ".." the URL parser
+        # would resolve.
         return self._collection_url + quote(validate_group_id(group_id), safe="")
 
     async def _send(self, request: Request) -> Response:
@@ -220,7 +227,14 @@ class GroupsAPI:
         self._credentials()
         url = self._item_url(group_id)
         validate_definition(definition)
-        request = Request.json("PUT", url, _definition_body(definition), api="groups")
+        if definition.id != group_id:
+            raise InvalidRequest(
+                f"replace: the definition's id {definition.id!r} is not the group_id "
+                f"{group_id!r} it would replace"
+            )
+        request = Request.json(
+            "PUT", url, _definition_body(definition, with_id=False), api="groups"
+        )
         response = await self._send(request)
         return structure(response.json(), Group, method="PUT", path=response.path)
 

@@ -18,7 +18,7 @@ from ..auth.base import AuthStrategy
 from ..converter import document_excerpt, structure
 from ..errors import InvalidRequest, MissingCredentials, NotFound, NoUserMatched, UnexpectedResponse
 from ..hosts import Hosts
-from ..protocol import ENVIRONMENTS, IDENTITY_TYPES
+from ..protocol import ENVIRONMENTS, IDENTITY_SPELLINGS, IDENTITY_TYPES
 from ..request import Request, Response
 from ..session import Session
 from .mpid import mpid_from_text, validate_mpid
@@ -29,6 +29,7 @@ __all__ = [
     "IdentityAPI",
     "IdentityChange",
     "IdentityResult",
+    "ModifyResult",
     "decode_result",
     "validate_identities",
 ]
@@ -57,12 +58,47 @@ class IdentityResult:
     is_logged_in: bool = False
 
 
+def _unknown_type(where: str, identity_type: object) -> InvalidRequest:
+    """The error for an identity type the Identity API does not take, naming its spelling."""
+    right = IDENTITY_SPELLINGS.get(identity_type) if isinstance(identity_type, str) else None
+    if right is not None:
+        return InvalidRequest(
+            f"{where}: {identity_type!r} is the Events API's spelling; the Identity API "
+            f"spells it {right!r}"
+        )
+    return InvalidRequest(
+        f"{where}: {identity_type!r} is not a documented identity type; allowed: {_ALLOWED_TYPES}"
+    )
+
+
+@attrs.frozen
+class ModifyResult:
+    """What a ``modify`` reply said.
+
+    The identity Swagger spec gives the reply no fields; mParticle's mobile SDKs read a
+    ``change_results`` list from it. Those entries are kept as sent, and the whole reply in
+    ``reply``, so nothing the server says is lost.
+    """
+
+    change_results: tuple[dict[str, Any], ...] = ()
+    reply: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+def _modify_result(response: Response) -> ModifyResult:
+    if not response.body.strip():
+        return ModifyResult()
+    document = response.json()
+    if not isinstance(document, dict):
+        raise response.unexpected("a modify reply must be a JSON object")
+    changes = document.get("change_results") or []
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+        raise response.unexpected("change_results must be a list of objects")
+    return ModifyResult(tuple(changes), document)
+
+
 def _identity_type(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in IDENTITY_TYPES:
-        raise InvalidRequest(
-            f"IdentityChange.identity_type: {value!r} is not a documented identity type; "
-            f"allowed: {_ALLOWED_TYPES}"
-        )
+        raise _unknown_type("IdentityChange.identity_type", value)
 
 
 def _optional_value(
@@ -119,10 +155,7 @@ def validate_identities(
         )
     for identity_type, value in merged.items():
         if identity_type not in IDENTITY_TYPES:
-            raise InvalidRequest(
-                f"known_identities: {identity_type!r} is not a documented identity type; "
-                f"allowed: {_ALLOWED_TYPES}"
-            )
+            raise _unknown_type("known_identities", identity_type)
         if not isinstance(value, str) or not value:
             raise InvalidRequest(
                 f"known_identities[{identity_type!r}] must be a non-empty string, got {value!r}"
@@ -391,8 +424,8 @@ class IdentityAPI:
         client_sdk: Mapping[str, str] | None = None,
         request_id: str | None = None,
         request_timestamp_ms: int | None = None,
-    ) -> None:
-        """Add, change or remove identities of the user ``mpid``."""
+    ) -> ModifyResult:
+        """Add, change or remove identities of the user ``mpid``; returns what the reply said."""
         auth = self._credentials()
         mpid_value = validate_mpid(mpid)
         if isinstance(changes, IdentityChange):
@@ -429,7 +462,7 @@ class IdentityAPI:
             for change in checked
         ]
         request = Request.json("POST", f"{self._base}/{mpid_value}/modify", body, api="identity")
-        await self._session.send(request, auth)
+        return _modify_result(await self._session.send(request, auth))
 
     def _credentials(self) -> AuthStrategy:
         if self._auth is None:

@@ -22,7 +22,7 @@ from ..errors import (
     error_for_status,
 )
 from ..hosts import Hosts, Workspace
-from ..request import Request, Response
+from ..request import Request, Response, url_under
 from ..session import Session
 
 __all__ = [
@@ -68,6 +68,7 @@ class AppPlatform:
     push_attribution_timer: int | None = None
     created_on: datetime | None = None
     last_modified_on: datetime | None = None
+    data_type: str | None = None
 
 
 @attrs.frozen
@@ -79,6 +80,7 @@ class App:
     platforms: tuple[AppPlatform, ...] = ()
     created_on: datetime | None = None
     last_modified_on: datetime | None = None
+    data_type: str | None = None
 
 
 @attrs.frozen
@@ -88,6 +90,7 @@ class PlatformWorkspace:
     id: int
     name: str | None = None
     created_on: datetime | None = None
+    data_type: str | None = None
 
 
 @attrs.frozen
@@ -96,6 +99,7 @@ class AudienceOutput:
 
     provider_name: str | None = None
     configurations: tuple[dict[str, Any], ...] = ()
+    data_type: str | None = None
 
 
 @attrs.frozen
@@ -116,6 +120,7 @@ class Audience:
     last_modified_on: datetime | None = None
     workspaces: tuple[PlatformWorkspace, ...] = ()
     connected_outputs: tuple[AudienceOutput, ...] = ()
+    data_type: str | None = None
 
 
 def _is_envelope(document: Any) -> bool:
@@ -154,10 +159,7 @@ def _path(path: object) -> str:
             f"path must be a path under /v1 without a query (pass query parameters as keyword "
             f"arguments), got {path!r}"
         )
-    segments = path.strip("/").split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        raise InvalidRequest(f"path must not have empty, '.' or '..' segments, got {path!r}")
-    return "/".join(segments)
+    return path.strip("/")
 
 
 def _param(name: str, value: object) -> str:
@@ -182,7 +184,8 @@ class PlatformAPI:
         self._auth = auth
         self._account_id = str(workspace.account_id)
         self._workspace_id = workspace.workspace_id
-        self._base_url = f"{(hosts or Hosts.us1()).api}{PLATFORM_PATH}/"
+        api = (hosts or Hosts.us1()).api
+        self._roots = {1: f"{api}{PLATFORM_PATH}", 2: f"{api}{protocol.PLATFORM_V2_PATH}"}
 
     def _credentials(self) -> AuthStrategy:
         if self._auth is None:
@@ -191,14 +194,15 @@ class PlatformAPI:
             )
         return self._auth
 
-    def _params(self, params: Mapping[str, object]) -> dict[str, str]:
+    def _params(self, params: Mapping[str, object], version: int) -> dict[str, str]:
         if "accountId" in params:
             raise InvalidRequest(
                 "accountId comes from the client's workspace; "
                 "use a PlatformAPI with another Workspace for another account"
             )
         query = {name: _param(name, value) for name, value in params.items()}
-        query["accountId"] = self._account_id
+        if version == 1:  # /platform/v2 takes no accountId (Platform API overview)
+            query["accountId"] = self._account_id
         return query
 
     async def _exchange(
@@ -207,10 +211,14 @@ class PlatformAPI:
         path: object,
         body: Any = None,
         params: Mapping[str, object] | None = None,
+        version: int = 1,
     ) -> tuple[Any, Response]:
         auth = self._credentials()
-        url = self._base_url + _path(path)
-        query = self._params(params or {})
+        root = self._roots.get(version) if not isinstance(version, bool) else None
+        if root is None:
+            raise InvalidRequest(f"version must be 1 (/v1) or 2 (/platform/v2), got {version!r}")
+        url = url_under(root, _path(path))
+        query = self._params(params or {}, version)
         if method in ("POST", "PUT"):
             request = Request.json(method, url, body, params=query, api="platform")
         else:
@@ -220,21 +228,23 @@ class PlatformAPI:
 
     # --- any resource -------------------------------------------------------------------
 
-    async def get(self, path: str, **params: ParamValue) -> Any:
-        """``GET /v1/{path}``: the reply's ``data`` (usually a list of resources)."""
-        return (await self._exchange("GET", path, params=params))[0]
+    async def get(self, path: str, *, version: int = 1, **params: ParamValue) -> Any:
+        """``GET /v1/{path}`` (``version=2``: ``/platform/v2/{path}``, no ``accountId``): the
+        reply's ``data`` (usually a list of resources), or the reply itself if not wrapped."""
+        return (await self._exchange("GET", path, params=params, version=version))[0]
 
-    async def create(self, path: str, body: Any) -> Any:
-        """``POST /v1/{path}`` with ``body`` as JSON: the reply's ``data``."""
-        return (await self._exchange("POST", path, body))[0]
+    async def create(self, path: str, body: Any, *, version: int = 1) -> Any:
+        """``POST /v1/{path}`` (or ``/platform/v2``) with ``body`` as JSON: the reply's ``data``."""
+        return (await self._exchange("POST", path, body, version=version))[0]
 
-    async def update(self, path: str, body: Any) -> Any:
-        """``PUT /v1/{path}`` with ``body`` as JSON: the reply's ``data``, None if it has none."""
-        return (await self._exchange("PUT", path, body))[0]
+    async def update(self, path: str, body: Any, *, version: int = 1) -> Any:
+        """``PUT /v1/{path}`` (or ``/platform/v2``) with ``body`` as JSON: the reply's ``data``,
+        None if it has none."""
+        return (await self._exchange("PUT", path, body, version=version))[0]
 
-    async def delete(self, path: str) -> None:
-        """``DELETE /v1/{path}``."""
-        await self._exchange("DELETE", path)
+    async def delete(self, path: str, *, version: int = 1) -> None:
+        """``DELETE /v1/{path}`` (or ``/platform/v2/{path}``)."""
+        await self._exchange("DELETE", path, version=version)
 
     # --- typed helpers ------------------------------------------------------------------
 

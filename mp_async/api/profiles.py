@@ -8,11 +8,11 @@ from typing import Any, Literal
 import attrs
 
 from ..auth.base import AuthStrategy
-from ..converter import structure
+from ..converter import converter, structure
 from ..errors import InvalidRequest, MissingCredentials, MParticleError
 from ..fanout import bounded_map
 from ..hosts import Hosts, Workspace
-from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH
+from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH, PROFILE_RESOLVE_SPELLINGS
 from ..request import Request
 from ..session import Session
 from .mpid import validate_mpid
@@ -67,6 +67,12 @@ class Profile:
     user_attributes: dict[str, Any] = attrs.field(factory=dict)
     audience_memberships: tuple[AudienceMembership, ...] = ()
     attribution: tuple[Attribution, ...] = ()
+    created_timestamp_ms: int | None = None
+    last_stored_timestamp_ms: int | None = None
+    is_opted_out: bool | None = None
+    limit_ad_tracking: bool | None = None
+    #: The documented example reply spells it ``account_userattributes``; both spellings are read.
+    account_user_attributes: dict[str, Any] | None = None
 
     def identity(self, identity_type: str) -> str | None:
         """The value of the user or device identity of ``identity_type``, if the profile has one."""
@@ -74,6 +80,18 @@ class Profile:
             if identity.type == identity_type:
                 return identity.value
         return None
+
+
+_structure_profile = converter.gen_structure_attrs_fromdict(Profile)
+
+
+def _profile_from_reply(document: Any, _: Any) -> Profile:
+    if isinstance(document, dict) and "account_userattributes" in document:
+        document = {"account_user_attributes": document["account_userattributes"], **document}
+    return _structure_profile(document, Profile)
+
+
+converter.register_structure_hook(Profile, _profile_from_reply)
 
 
 @attrs.frozen
@@ -176,6 +194,12 @@ class ProfileAPI:
         """
         auth = self._credentials()
         _non_empty_str("identity_type", identity_type)
+        right = PROFILE_RESOLVE_SPELLINGS.get(identity_type)
+        if right is not None:
+            raise InvalidRequest(
+                f"identity_type {identity_type!r} is the Identity API's spelling; the Profile "
+                f"API's resolve spells it {right!r}"
+            )
         _non_empty_str("value", value)
         if environment not in ENVIRONMENTS:
             raise InvalidRequest(

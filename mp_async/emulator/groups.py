@@ -62,15 +62,20 @@ def _check_attributes(attributes: object) -> None:
             )
 
 
-async def _read_definition(request: web.Request) -> dict[str, Any]:
-    """The body, a valid group definition; else raise the 400 saying why."""
+async def _read_definition(request: web.Request, *, id_required: bool) -> dict[str, Any]:
+    """The body, a valid group definition; else raise the 400 saying why.
+
+    A replace (PUT) names the group in its path; the documented PUT example has no ``id`` in
+    its body, so there it may be left out (and must match the path when given).
+    """
     document = await read_json_or_reject(request)
     if not isinstance(document, dict):
         raise _bad_request("the body must be a group definition object")
     source = document.get("source_user_attribute")
     if not isinstance(source, str) or not source:
         raise _bad_request("source_user_attribute is required")
-    _check_length("id", document.get("id"), GROUP_ID_LENGTH)
+    if id_required or "id" in document:
+        _check_length("id", document.get("id"), GROUP_ID_LENGTH)
     _check_length("description", document.get("description", ""), GROUP_DESCRIPTION_LENGTH)
     _check_attributes(document.get("attributes", []))
     return document
@@ -114,7 +119,7 @@ async def get_group(request: web.Request) -> web.Response:
 async def create_group(request: web.Request) -> web.Response:
     """``POST …/groups/``: 201 with the stored definition; 422 if the workspace has one."""
     _check_workspace(request)
-    document = await _read_definition(request)
+    document = await _read_definition(request, id_required=True)
     state = request.app[STATE]
     if state.groups:
         return error_reply(
@@ -139,8 +144,8 @@ async def replace_group(request: web.Request) -> web.Response:
     """``PUT …/groups/{group_id}``: the whole definition, under the same id."""
     _check_workspace(request)
     group = _stored(request)
-    document = await _read_definition(request)
-    if document["id"] != group["id"]:
+    document = await _read_definition(request, id_required=False)
+    if document.get("id", group["id"]) != group["id"]:
         return error_reply(400, "BAD_REQUEST", "the body's id must match the group id in the path")
     group.update(
         description=document.get("description", ""),

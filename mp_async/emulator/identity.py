@@ -276,7 +276,10 @@ def _modify(request: web.Request, state: EmulatorState, document: dict[str, Any]
     for identity_type in {*users.users[mpid], *after}:
         if users.users[mpid].get(identity_type) != after.get(identity_type):
             users.set_identity(mpid, identity_type, after.get(identity_type))
-    return json_reply({})
+    # The reply's shape is inferred: the Swagger spec gives it no fields; the mobile SDKs
+    # read a change_results list.
+    results = [{"identity_type": c["identity_type"], "modified_mpid": str(mpid)} for c in changes]
+    return json_reply({"change_results": results})
 
 
 def add_routes(app: web.Application) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..protocol import PLATFORM_PATH
+from ..protocol import PLATFORM_PATH, PLATFORM_V2_PATH
 from .replies import STATE, Rejected, json_reply, read_json_or_reject, require_bearer
 from .state import EmulatorState
 
@@ -264,6 +264,20 @@ async def delete_audience(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def list_calculated_attributes(request: web.Request) -> web.Response:
+    """``GET /platform/v2/workspaces/{id}/calculatedattributes``: a bearer token, no accountId.
+
+    The documented reply is a bare array; the emulator serves none of the attributes' logic.
+    """
+    require_bearer(request)
+    state = request.app[STATE]
+    if request.match_info["id"] != str(state.workspace_id):
+        raise Rejected(
+            json_reply({"errors": [{"code": "NOT_FOUND", "message": "no workspace"}]}, 404)
+        )
+    return json_reply(list(state.calculated_attributes))
+
+
 def add_routes(app: web.Application) -> None:
     """Register the Platform API's routes, over a seeded account."""
     seed_platform(app[STATE])
@@ -284,3 +298,9 @@ def add_routes(app: web.Application) -> None:
     add("GET", f"{_PREFIX}/audiences", list_audiences, name="platform.audiences")
     add("GET", f"{_PREFIX}/audiences/{{id}}", get_audience, name="platform.audience")
     add("DELETE", f"{_PREFIX}/audiences/{{id}}", delete_audience, name="platform.delete_audience")
+    add(
+        "GET",
+        f"{PLATFORM_V2_PATH}/workspaces/{{id}}/calculatedattributes",
+        list_calculated_attributes,
+        name="platform.calculated_attributes",
+    )

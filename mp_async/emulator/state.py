@@ -48,6 +48,8 @@ class EmulatorState:
     groups: dict[str, dict[str, Any]] = attrs.field(factory=dict, repr=False)
     # Platform: resource ("apps", "workspace", "audiences") -> id -> stored document
     platform: dict[str, dict[int, dict[str, Any]]] = attrs.field(factory=dict, repr=False)
+    #: What ``GET /platform/v2/workspaces/{id}/calculatedattributes`` lists.
+    calculated_attributes: list[dict[str, Any]] = attrs.field(factory=list, repr=False)
     token_requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
