@@ -211,10 +211,37 @@ async def test_batches_that_fail_go_to_failed_and_on_failure(emulator: Emulator)
         for i in range(10):
             await up.add(batch(i))
 
-    assert len(up.failed) == 10 and up.failed == reported
-    assert all(isinstance(f.error, Forbidden) for f in up.failed)
-    assert sorted(f.batch.user_attributes["n"] for f in up.failed) == list(range(10))
+    # Handed to on_failure, and only counted: a long-running worker keeps no growing list.
+    assert len(reported) == 10 and up.failed == [] and up.failed_count == 10
+    assert all(isinstance(f.error, Forbidden) for f in reported)
+    assert sorted(f.batch.user_attributes["n"] for f in reported) == list(range(10))
     assert up.sent == 0 and up.pending == 0
+
+
+async def test_without_on_failure_the_batches_are_kept_in_failed(emulator: Emulator):
+    wrong = BasicAuth(emulator.state.api_key, "wrong-secret")
+    async with (
+        client_for(emulator, events_auth=wrong) as mp,
+        mp.events.uploader(max_batch=4) as up,
+    ):
+        for i in range(10):
+            await up.add(batch(i))
+    assert sorted(f.batch.user_attributes["n"] for f in up.failed) == list(range(10))
+    assert up.failed_count == 10
+
+
+async def test_batches_an_on_failure_that_raised_did_not_take_are_kept(emulator: Emulator):
+    def broken(failures: list[FailedBatch]) -> None:
+        raise RuntimeError("dead-letter queue is down")
+
+    wrong = BasicAuth(emulator.state.api_key, "wrong-secret")
+    async with (
+        client_for(emulator, events_auth=wrong) as mp,
+        mp.events.uploader(max_batch=4, on_failure=broken) as up,
+    ):
+        for i in range(6):
+            await up.add(batch(i))
+    assert sorted(f.batch.user_attributes["n"] for f in up.failed) == list(range(6))
 
 
 @pytest.mark.faults

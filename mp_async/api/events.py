@@ -517,6 +517,11 @@ class EventsAPI:
         ``/v2/bulkevents/historical`` (events at least 72 hours old).
         """
         _require_int("concurrency", concurrency, 1)
+        if not isinstance(batches, Iterable) or isinstance(batches, (str, bytes, Mapping)):
+            raise InvalidRequest(
+                "batches must be an iterable of Batch objects or mappings, got "
+                f"{type(batches).__name__}"
+            )
         self._credentials()
         items = [
             encode_batch(batch, f"batches[{index}]", historical=historical)

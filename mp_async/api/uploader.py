@@ -51,7 +51,9 @@ class BatchUploader:
     or every ``flush_interval`` seconds, ``concurrency`` requests at a time, each retried by
     the session. When ``max_pending`` batches are buffered or in flight, ``add`` waits: it
     never drops. Leaving the ``async with`` block sends everything. A batch that still fails
-    after the retries is appended to ``failed`` and passed to ``on_failure``. If the owner task
+    after the retries is passed to ``on_failure`` when one is given (and only counted, in
+    ``failed_count``, so a long-running worker keeps no list that grows without bound); without
+    ``on_failure`` it is kept in ``failed`` for the caller to read and clear. If the owner task
     is cancelled, inside the block or while leaving it, the uploader sends what it can for
     ``cancel_timeout`` seconds, hands the rest back in ``failed`` (as ``UploadAborted``), and
     lets the cancellation go on; a second cancellation hands the rest back at once.
@@ -81,8 +83,11 @@ class BatchUploader:
         self._historical = historical
         self._on_failure = on_failure
         self._cancel_timeout = cancel_timeout
-        #: Batches that could not be delivered, with their errors, in the order they failed.
+        #: Batches that could not be delivered, with their errors, in the order they failed:
+        #: kept only when no ``on_failure`` took them (or it raised). Clear it once read.
         self.failed: list[FailedBatch] = []
+        #: How many batches could not be delivered, in all.
+        self.failed_count = 0
         #: Errors the server reported in accepted (202) bulk replies, about refused batches.
         self.server_errors: list[ErrorDetail] = []
         #: Batches in bulk requests the server accepted.
@@ -103,7 +108,7 @@ class BatchUploader:
     def __repr__(self) -> str:
         return (
             f"BatchUploader(state={self._state!r}, pending={self._pending}, sent={self.sent}, "
-            f"failed={len(self.failed)})"
+            f"failed={self.failed_count})"
         )
 
     @property
@@ -256,20 +261,24 @@ class BatchUploader:
 
     def _fail(self, chunk: list[EncodedBatch], error: Exception) -> None:
         failures = [FailedBatch(item.handed_back(), error) for item in chunk]
-        self.failed.extend(failures)
+        self.failed_count += len(failures)
         self._settle(len(chunk))
         log.warning(
-            "%d batches could not be sent (%s: %s); handed back in .failed",
+            "%d batches could not be sent (%s: %s); handed back in %s",
             len(chunk),
             type(error).__name__,
             error,
+            ".failed" if self._on_failure is None else "on_failure",
         )
-        if self._on_failure is not None:
-            try:
-                self._on_failure(failures)
-            except Exception:
-                # The batches are in .failed whatever the callback did.
-                log.exception("on_failure raised; the batches are still in .failed")
+        if self._on_failure is None:
+            self.failed.extend(failures)
+            return
+        try:
+            self._on_failure(failures)
+        except Exception:
+            # A callback that failed has not taken them: they must not be lost.
+            self.failed.extend(failures)
+            log.exception("on_failure raised; the batches are kept in .failed")
 
     def _settle(self, count: int) -> None:
         self._pending -= count
