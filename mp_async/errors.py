@@ -29,7 +29,7 @@ Every message names the method and the path; none carries a header, a secret or 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -87,10 +87,15 @@ class UploadAborted(MParticleError):
 class TransportError(MParticleError):
     """The request got no usable reply (connection or timeout), after retries."""
 
-    def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", request_sent: bool = True
+    ) -> None:
         super().__init__(message)
         self.method = method
         self.path = path
+        #: False when the request never reached the server (the connection was refused or
+        #: could not be made): then it certainly was not applied.
+        self.request_sent = request_sent
 
 
 class ConnectError(TransportError):
@@ -187,6 +192,23 @@ _BY_STATUS: Mapping[int, type[APIError]] = {
     422: UnprocessableEntity,
     429: RateLimited,
 }
+
+
+REDACTED = b"[redacted]"
+
+
+def redact(body: bytes, credentials: Iterable[str]) -> bytes:
+    """``body`` with every credential in ``credentials`` (ones we sent) replaced.
+
+    A server that quotes our Authorization header, a client secret or a signature back in a
+    reply would otherwise put it in an exception message, an excerpt or a log line.
+    """
+    for credential in credentials:
+        if len(credential) >= 4:  # shorter ones would match innocent text
+            raw = credential.encode()
+            if raw in body:
+                body = body.replace(raw, REDACTED)
+    return body
 
 
 def excerpt(body: bytes) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from .errors import InvalidRequest
@@ -12,19 +14,31 @@ __all__ = ["PODS", "Hosts", "Workspace"]
 PODS = ("us1", "us2", "eu1", "au1")
 
 
-def _origin(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def check_base_url(name: str, value: object) -> None:
+    """Refuse a base URL that is not http(s), carries credentials, or holds a control
+    character or a space (a CR/LF would split the request line or retarget the request)."""
     if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-        raise InvalidRequest(f"Hosts.{attribute.name} must be an http(s) URL, got {value!r}")
+        # Not echoed in full: it may hold a password.
+        raise InvalidRequest(f"{name} must be an http(s) URL")
     if "@" in value.split("://", 1)[1].split("/", 1)[0]:
         # Credentials in a URL end up in logs and error messages; the value is not echoed.
         raise InvalidRequest(
-            f"Hosts.{attribute.name} must not carry credentials (user:password@); "
-            "pass an auth strategy instead"
+            f"{name} must not carry credentials (user:password@); pass an auth strategy instead"
         )
+    if _CONTROL_OR_SPACE.search(value):
+        raise InvalidRequest(f"{name} must not contain spaces or control characters (CR, LF…)")
+
+
+def _origin(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    check_base_url(f"Hosts.{attribute.name}", value)
 
 
 def _strip_slash(value: str) -> str:
-    return value.rstrip("/") if isinstance(value, str) else value
+    # Surrounding whitespace, such as the newline a .env file leaves, is not part of a URL.
+    return value.strip().rstrip("/") if isinstance(value, str) else value
 
 
 @attrs.frozen
@@ -92,7 +106,7 @@ class Hosts:
     @classmethod
     def local(cls, base_url: str) -> Hosts:
         """Every API on one server (the emulator): Identity and Events under their own prefix."""
-        base = base_url.rstrip("/")
+        base = _strip_slash(base_url)
         return cls(api=base, sso=base, identity=f"{base}/identity", events=f"{base}/events")
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
@@ -14,6 +15,14 @@ from . import _json
 from .errors import InvalidRequest, UnexpectedResponse, excerpt
 
 __all__ = ["Request", "Response", "url_under"]
+
+
+def _basic_parts(token: str) -> list[str]:
+    try:
+        pair = base64.b64decode(token, validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return []
+    return [pair, pair.partition(":")[2]]
 
 
 def url_under(root: str, path: str, what: str = "path") -> str:
@@ -52,6 +61,13 @@ class Request:
     body: bytes | None = attrs.field(default=None, repr=False)
     api: str = ""
     timeout: float | None = None
+    #: Whether sending it twice has the effect of sending it once. None: from the method
+    #: (GET, HEAD, PUT, DELETE are; POST and PATCH are not); a POST that only reads, or whose
+    #: repeats are harmless, says True.
+    idempotent: bool | None = None
+    #: Credentials this request carries beyond its headers (a client secret in a token request
+    #: body, the secret an HMAC signature was made with): never echoed from a reply.
+    secrets: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)
 
     _parsed: URL | None = attrs.field(default=None, init=False, repr=False, eq=False)
 
@@ -68,6 +84,13 @@ class Request:
         return parsed
 
     @property
+    def is_idempotent(self) -> bool:
+        """Whether the session may retry it after a failure that may have been applied."""
+        if self.idempotent is not None:
+            return self.idempotent
+        return self.method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+
+    @property
     def path(self) -> str:
         """The request path as it goes on the wire, without the query (``/v1/identify``)."""
         return self.parsed_url.raw_path
@@ -77,19 +100,32 @@ class Request:
         """The path with its query as it goes on the wire (``/v1/identify?read_only=true``)."""
         return self.parsed_url.raw_path_qs
 
-    def with_headers(self, headers: Mapping[str, str]) -> Request:
-        """A copy with ``headers`` added, replacing any of the same name."""
+    def with_headers(self, headers: Mapping[str, str], *, secrets: tuple[str, ...] = ()) -> Request:
+        """A copy with ``headers`` added, replacing any of the same name (and ``secrets``,
+        credentials behind them that a reply must never echo, added to ``self.secrets``)."""
         if self.headers:
             replaced = {name.lower() for name in headers}
             merged = {k: v for k, v in self.headers.items() if k.lower() not in replaced}
             merged.update(headers)
         else:
             merged = dict(headers)
-        copy = Request(
-            self.method, self.url, self.params, merged, self.body, self.api, self.timeout
-        )
+        copy = attrs.evolve(self, headers=merged, secrets=self.secrets + secrets)
         object.__setattr__(copy, "_parsed", self._parsed)
         return copy
+
+    def credentials(self) -> tuple[str, ...]:
+        """Every credential this request carries: ``secrets`` and those in its headers."""
+        found = list(self.secrets)
+        for name, value in self.headers.items():
+            lowered = name.lower()
+            if lowered == "authorization":
+                scheme, _, token = value.partition(" ")
+                found += [value, token]
+                if scheme.lower() == "basic":
+                    found += _basic_parts(token)
+            elif lowered == "x-mp-signature":
+                found.append(value)
+        return tuple(found)
 
     @classmethod
     def json(cls, method: str, url: str, payload: Any, **kwargs: Any) -> Request:

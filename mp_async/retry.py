@@ -1,6 +1,7 @@
 """The retry policy, as pure functions: which failures to retry, and how long to wait.
 
-The Session drives these; nothing here touches the network or the clock on its own.
+The Session drives these; they are plain functions of plain values (the Session passes in
+the clock's readings), table-tested without a socket.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "Failure",
     "RetryPolicy",
+    "certainly_not_applied",
     "parse_retry_after",
     "retry_waits",
+    "should_retry",
 ]
 
 #: Statuses worth another attempt: throttling and the transient server failures.
@@ -48,12 +51,18 @@ class RetryPolicy:
     ``backoff_max``, with full jitter. A server's ``Retry-After`` is waited in full (it is not
     cut to ``backoff_max``), unless it would pass ``max_elapsed``: then the call fails at once
     with ``RateLimited`` rather than sleeping past the deadline.
+
+    A call that is not idempotent (Identity ``modify``, Groups ``create``, Platform ``create``)
+    is retried only when the server certainly did not apply it: the connection was never made,
+    a 429, or a 503 with ``Retry-After``. ``retry_non_idempotent=True`` retries it after any
+    retryable failure, accepting that it may then be applied twice.
     """
 
     max_attempts: int = attrs.field(default=5, validator=_at_least_one)
     backoff_base: float = attrs.field(default=0.5, validator=_positive)
     backoff_max: float = attrs.field(default=30.0, validator=_positive)
     max_elapsed: float = attrs.field(default=120.0, validator=_positive)
+    retry_non_idempotent: bool = False
 
     @classmethod
     def never(cls) -> RetryPolicy:
@@ -63,10 +72,31 @@ class RetryPolicy:
 
 @attrs.frozen
 class Failure:
-    """What a failed attempt tells the wait generator."""
+    """What a failed attempt tells the retry decision and the wait generator."""
 
     status: int | None  # None for a transport failure
     retry_after: float | None = None
+    #: False when the request never reached the server (a refused or failed connection).
+    sent: bool = True
+
+
+def certainly_not_applied(failure: Failure) -> bool:
+    """True when the server certainly did not act on the request.
+
+    The request never reached it; or it answered 429 (throttled before any work); or 503 with
+    ``Retry-After`` (the server says it is not taking requests now and when to come back).
+    A 500, 502, 504, a timeout or a connection lost after sending may come after the work.
+    """
+    if failure.status is None:
+        return not failure.sent
+    return failure.status == 429 or (failure.status == 503 and failure.retry_after is not None)
+
+
+def should_retry(failure: Failure, *, idempotent: bool, policy: RetryPolicy) -> bool:
+    """Whether this kind of failure may be tried again (attempts and deadline aside)."""
+    if failure.status is not None and failure.status not in RETRYABLE_STATUSES:
+        return False
+    return idempotent or policy.retry_non_idempotent or certainly_not_applied(failure)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import ssl as ssl_module
 import sys
@@ -26,12 +27,14 @@ from .errors import (
     ConnectError,
     InvalidRequest,
     MParticleError,
+    RateLimited,
     RequestTimeout,
     TransportError,
     error_for_status,
+    redact,
 )
 from .request import Request, Response
-from .retry import RETRYABLE_STATUSES, Failure, RetryPolicy, parse_retry_after, retry_waits
+from .retry import Failure, RetryPolicy, parse_retry_after, retry_waits, should_retry
 
 __all__ = ["DEFAULT_TIMEOUT", "Session"]
 
@@ -76,8 +79,10 @@ class Session:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        if not timeout > 0:
-            raise InvalidRequest(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if isinstance(timeout, bool) or not 0 < timeout < math.inf:
+            raise InvalidRequest(
+                f"timeout must be a finite, positive number of seconds, got {timeout!r}"
+            )
         if max_connections < 1:
             raise InvalidRequest(f"max_connections must be >= 1, got {max_connections!r}")
         self.retry = retry if retry is not None else RetryPolicy()
@@ -169,15 +174,16 @@ class Session:
                 self._drained.set()
 
     async def _send(self, request: Request, auth: AuthStrategy | None) -> Response:
+        """Per attempt: gate → auth → send → decide → wait. The decisions are retry.py's."""
         policy = self.retry
         started = self._clock()
+        deadline = started + policy.max_elapsed
         waits = None
-        attempt = 0
+        attempts = 0
         refreshed_after_401 = False
         while True:
-            attempt += 1
             if self._gates:
-                await self._wait_at_gate(request)
+                await self._wait_at_gate(request, deadline)
             sent = await auth.apply(request, self) if auth is not None else request
             error: MParticleError
             try:
@@ -185,8 +191,11 @@ class Session:
             except CertificateError:
                 raise  # no retry makes an untrusted certificate trusted
             except TransportError as exc:
-                error, failure = exc, Failure(None)
+                error, failure = exc, Failure(None, sent=exc.request_sent)
             else:
+                if body:
+                    # Nothing a reply quotes back of our credentials reaches an error or a log.
+                    body = redact(body, sent.credentials())
                 if 200 <= status < 300:
                     return Response(status, headers, body, request.method, sent.path)
                 retry_after = (
@@ -195,23 +204,21 @@ class Session:
                 api_error = error_for_status(
                     status, method=sent.method, path=sent.path, body=body, retry_after=retry_after
                 )
-                if (
-                    status == 401
-                    and not refreshed_after_401
-                    and isinstance(auth, RefreshableAuth)
-                    and auth.invalidate(sent)
-                ):
-                    # A stale token: fetch a fresh one and try once more, at once.
+                if status == 401 and not refreshed_after_401 and _invalidated(auth, sent):
+                    # A stale token: fetch a fresh one and try at once; not counted as a retry.
                     refreshed_after_401 = True
-                    attempt -= 1
                     log.debug(
-                        "%s %s -> 401; retrying once with fresh credentials", sent.method, sent.path
+                        "%s %s -> 401; retrying with fresh credentials", sent.method, sent.path
                     )
                     continue
-                if status not in RETRYABLE_STATUSES:
-                    raise api_error
                 error, failure = api_error, Failure(status, retry_after)
-
+            attempts += 1
+            if failure.status == 429 and failure.retry_after is not None:
+                # Close the gate for every caller first, even when this one gives up below:
+                # the server asked for that much silence from all of them.
+                self._close_gate(request.api, failure.retry_after)
+            if not should_retry(failure, idempotent=request.is_idempotent, policy=policy):
+                raise error
             if self._closed:
                 raise ClientClosed(
                     f"{request.method} {sent.path}: the Session was closed while the request "
@@ -220,23 +227,22 @@ class Session:
             if waits is None:
                 waits = retry_waits(policy, self._rng)
             delay = waits.send(failure)
-            elapsed = self._clock() - started
-            if attempt >= policy.max_attempts or elapsed + delay > policy.max_elapsed:
+            if attempts >= policy.max_attempts or self._clock() + delay > deadline:
                 log.debug(
                     "%s %s failed after %d attempt(s): %s",
                     request.method,
                     sent.path,
-                    attempt,
+                    attempts,
                     error,
                 )
                 raise error
-            if failure.status == 429:
+            if failure.status == 429 and failure.retry_after is None:
                 self._close_gate(request.api, delay)
             log.debug(
                 "%s %s attempt %d failed (%s); retrying in %.3f s",
                 request.method,
                 sent.path,
-                attempt,
+                attempts,
                 failure.status or "transport",
                 delay,
             )
@@ -308,13 +314,25 @@ class Session:
                 f"{request.method} {request.path}: {type(exc).__name__}: {_describe(exc)}",
                 method=request.method,
                 path=request.path,
+                # No connection was made: the request never reached the server.
+                request_sent=not isinstance(exc, aiohttp.ClientConnectorError),
             ) from None
 
-    async def _wait_at_gate(self, request: Request) -> None:
+    async def _wait_at_gate(self, request: Request, deadline: float) -> None:
         api = request.api
         opens_at = self._gates.get(api)
         while opens_at is not None:
             delay = opens_at - self._clock()
+            if opens_at > deadline:
+                # This caller's own deadline falls inside the wait: say so now, not after it.
+                raise RateLimited(
+                    f"{request.method} {request.path}: throttled; the {api or 'API'} gate opens "
+                    f"in {delay:.1f} s, past this call's max_elapsed",
+                    status=429,
+                    method=request.method,
+                    path=request.path,
+                    retry_after=delay,
+                )
             if delay > 0:
                 await self._pause(delay, f"{request.method} {request.path}")
             latest = self._gates.get(api)
@@ -329,6 +347,11 @@ class Session:
         opens_at = self._clock() + seconds
         if opens_at > self._gates.get(api, 0.0):
             self._gates[api] = opens_at
+
+
+def _invalidated(auth: AuthStrategy | None, sent: Request) -> bool:
+    """True when ``auth`` dropped the credentials ``sent`` carried (so a retry gets fresh ones)."""
+    return isinstance(auth, RefreshableAuth) and auth.invalidate(sent)
 
 
 def _cancelling() -> bool:

@@ -19,6 +19,7 @@ from mp_async.errors import (
     InvalidRequest,
     MissingCredentials,
     NotFound,
+    ServerError,
     Unauthorized,
     UnexpectedResponse,
     UnprocessableEntity,
@@ -417,12 +418,40 @@ async def test_a_504_is_retried_with_backoff_then_succeeds(emulator) -> None:
 
 
 async def test_a_504_is_retried_on_a_real_clock_with_a_short_backoff(emulator) -> None:
-    emulator.faults.fail_next(504, count=2, path_prefix="/platform/workspaces/")
+    async with client_for(emulator, retry=RetryPolicy(backoff_base=0.01)) as client:
+        await client.groups.create(HOUSEHOLD)
+        emulator.faults.fail_next(504, count=2, path_prefix="/platform/workspaces/")
+        found = await client.groups.get("household")  # a GET: safe to repeat
+
+    assert found.id == "household"
+    assert emulator.state.statuses[504] == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_a_create_that_may_have_been_applied_is_not_retried(emulator, status) -> None:
+    emulator.faults.fail_next(status, path_prefix="/platform/workspaces/")
+    async with client_for(emulator, retry=RetryPolicy(backoff_base=0.01)) as client:
+        with pytest.raises(ServerError):
+            await client.groups.create(HOUSEHOLD)
+    assert emulator.state.requests[("POST", "groups.create")] == 1
+
+
+async def test_a_create_refused_with_429_or_503_and_retry_after_is_retried(emulator) -> None:
+    emulator.faults.fail_next(429, headers={"Retry-After": "0"}, path_prefix="/platform/")
+    emulator.faults.fail_next(503, headers={"Retry-After": "0"}, path_prefix="/platform/")
     async with client_for(emulator, retry=RetryPolicy(backoff_base=0.01)) as client:
         created = await client.groups.create(HOUSEHOLD)
-
     assert created.id == "household"
-    assert emulator.state.statuses[504] == 2
+    assert emulator.state.statuses[429] == 1 and emulator.state.statuses[503] == 1
+
+
+async def test_retry_non_idempotent_retries_a_create_after_a_500(emulator) -> None:
+    emulator.faults.fail_next(500, path_prefix="/platform/workspaces/")
+    policy = RetryPolicy(backoff_base=0.01, retry_non_idempotent=True)
+    async with client_for(emulator, retry=policy) as client:
+        created = await client.groups.create(HOUSEHOLD)
+    assert created.id == "household"
+    assert emulator.state.statuses[500] == 1
 
 
 def test_the_client_needs_a_workspace_for_groups(emulator) -> None:

@@ -497,7 +497,12 @@ class EventsAPI:
         auth = self._credentials()
         item = encode_batch(batch)
         request = Request(
-            "POST", self._events_url, headers=_JSON_HEADERS, body=item.body, api="events"
+            "POST",
+            self._events_url,
+            headers=_JSON_HEADERS,
+            body=item.body,
+            api="events",
+            idempotent=True,  # at least once, as documented; the source_request_id marks repeats
         )
         await self._session.send(request, auth)
         return item.source_request_id
@@ -571,7 +576,11 @@ class EventsAPI:
     async def _send_chunk(self, chunk: list[EncodedBatch], *, historical: bool) -> ChunkOutcome:
         """Send one chunk as a bulk request; how it failed is returned, not raised."""
         url = self._historical_url if historical else self._bulk_url
-        request = Request("POST", url, headers=_JSON_HEADERS, body=bulk_body(chunk), api="events")
+        # At least once is the Events API's documented contract (source_request_id marks a
+        # repeat), so a bulk request is retried like an idempotent one.
+        request = Request(
+            "POST", url, headers=_JSON_HEADERS, body=bulk_body(chunk), api="events", idempotent=True
+        )
         try:
             response = await self._session.send(request, self._credentials())
         except MParticleError as exc:

@@ -243,8 +243,9 @@ class GroupsAPI:
         self._credentials()
         url = self._item_url(group_id)
         checked = validate_attributes(attributes)
+        # Setting the attributes to a given list twice leaves them as once: safe to repeat.
         request = Request.json(
-            "PATCH", url, {"attributes": _attributes_body(checked)}, api="groups"
+            "PATCH", url, {"attributes": _attributes_body(checked)}, api="groups", idempotent=True
         )
         response = await self._send(request)
         return structure(response.json(), Group, method="PATCH", path=response.path)

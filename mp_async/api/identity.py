@@ -501,5 +501,9 @@ class IdentityAPI:
             except InvalidRequest as exc:
                 raise InvalidRequest(f"previous_mpid: {exc}") from None
         body["known_identities"] = validate_identities(known_identities, identities)
-        request = Request.json("POST", f"{self._base}/{call}", body, params=params, api="identity")
+        # identify/search/login/logout resolve identities to a user: repeated, they resolve
+        # to the same one (modify, which changes identities, is not retried this way).
+        request = Request.json(
+            "POST", f"{self._base}/{call}", body, params=params, api="identity", idempotent=True
+        )
         return await self._session.send(request, auth)

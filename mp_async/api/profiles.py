@@ -213,6 +213,7 @@ class ProfileAPI:
             {"environment_type": environment, "identity": {"type": identity_type, "value": value}},
             params={"fields": fields_param(fields)},
             api="profile",
+            idempotent=True,  # a POST that only reads
         )
         response = await self._session.send(request, auth)
         return structure(response.json(), Profile, method=method, path=response.path)

@@ -55,4 +55,4 @@ class BasicAuth:
 
     async def apply(self, request: Request, sender: Sender) -> Request:
         """Add the Basic ``Authorization`` header."""
-        return request.with_headers(self._header)
+        return request.with_headers(self._header, secrets=(self.api_secret,))

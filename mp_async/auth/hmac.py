@@ -63,5 +63,6 @@ class HmacDigestAuth:
         date = format_date(self.clock(), self.date_format)
         signature = sign(self.api_secret, request.method, date, request.path_qs, request.body)
         return request.with_headers(
-            {"x-mp-key": self.api_key, "Date": date, "x-mp-signature": signature}
+            {"x-mp-key": self.api_key, "Date": date, "x-mp-signature": signature},
+            secrets=(self.api_secret,),
         )

@@ -20,6 +20,7 @@ import attrs
 
 from .. import _json
 from ..errors import InvalidRequest, UnexpectedResponse
+from ..hosts import check_base_url
 from ..protocol import TOKEN_LIFETIME
 from ..request import Request, Response
 from .base import Sender
@@ -45,6 +46,11 @@ class _Token:
         object.__setattr__(self, "header", {"Authorization": self.authorization})
 
 
+def _stripped(value: str | None) -> str | None:
+    # Surrounding whitespace, such as the newline a .env file leaves, is not part of a URL.
+    return value.strip() if isinstance(value, str) else value
+
+
 @attrs.define
 class OAuthClientCredentials:
     """Bearer tokens for the Profile, Platform and Group APIs from a client id and secret.
@@ -57,7 +63,9 @@ class OAuthClientCredentials:
 
     client_id: str = attrs.field(validator=_non_empty)
     client_secret: str = attrs.field(validator=_non_empty, repr=False)
-    token_url: str | None = None
+    # Checked when the strategy is built (no credentials, no control characters), so neither
+    # a repr nor a log line can show a password in it.
+    token_url: str | None = attrs.field(default=None, converter=_stripped)
     audience: str = AUDIENCE
     refresh_margin: float = 300.0
     token_timeout: float = 10.0
@@ -70,10 +78,16 @@ class OAuthClientCredentials:
     fetch_count: int = attrs.field(default=0, init=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        if not 0 <= self.refresh_margin:
-            raise InvalidRequest("OAuthClientCredentials.refresh_margin must be >= 0")
-        if not self.token_timeout > 0:
-            raise InvalidRequest("OAuthClientCredentials.token_timeout must be > 0")
+        if not 0 <= self.refresh_margin < math.inf:
+            raise InvalidRequest(
+                "OAuthClientCredentials.refresh_margin must be a finite number >= 0"
+            )
+        if not 0 < self.token_timeout < math.inf:
+            raise InvalidRequest(
+                "OAuthClientCredentials.token_timeout must be a finite number of seconds > 0"
+            )
+        if self.token_url is not None:
+            check_base_url("OAuthClientCredentials.token_url", self.token_url)
 
     async def apply(self, request: Request, sender: Sender) -> Request:
         """Add ``Authorization: Bearer …``, fetching or refreshing the token as needed."""
@@ -121,10 +135,12 @@ class OAuthClientCredentials:
             },
             api="sso",
             timeout=self.token_timeout,
+            secrets=(self.client_secret,),
+            idempotent=True,  # a second token is as good as the first
         )
         self.fetch_count += 1
         started = self.clock()
-        log.debug("fetching an OAuth token from %s", url)
+        log.debug("fetching an OAuth token from %s", request.parsed_url.with_user(None))
         response = await sender.send(request)
         access_token, lifetime = _read_token_reply(response)
         margin = min(self.refresh_margin, lifetime / 2)
