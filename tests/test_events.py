@@ -14,22 +14,15 @@ from conftest import client_for
 from yarl import URL
 
 from mp_async import Hosts, MParticle, RetryPolicy, Session
-from mp_async.api.events import (
-    MAX_REQUEST_BYTES,
-    Batch,
-    CustomEvent,
-    EventsAPI,
-    ScreenViewEvent,
-    chunk_batches,
-    encode_batch,
-)
+from mp_async.api.event_encoding import chunk_batches
+from mp_async.api.events import Batch, CustomEvent, EventsAPI, ScreenViewEvent, encode_batch
 from mp_async.auth import BasicAuth
 from mp_async.auth.basic import basic_authorization
 from mp_async.converter import converter
 from mp_async.emulator import Emulator
 from mp_async.emulator.events import duplicate_count, source_request_ids
 from mp_async.errors import BadRequest, Forbidden, InvalidRequest, MissingCredentials, ServerError
-from mp_async.protocol import EVENTS_MAX_BATCH_BYTES
+from mp_async.protocol import EVENTS_MAX_BATCH_BYTES, EVENTS_MAX_REQUEST_BYTES
 from mp_async.request import Request
 
 FAST = RetryPolicy(backoff_base=0.01, backoff_max=0.05)
@@ -130,7 +123,7 @@ def test_chunks_never_pass_100_batches_or_256_kb() -> None:
     assert [len(c) for c in chunk_batches(items)] == [100, 100, 50]
     assert [len(c) for c in chunk_batches(big)] == [4, 4, 2]
     for chunk in chunk_batches(big):
-        assert 2 + sum(len(i.body) for i in chunk) + len(chunk) - 1 <= MAX_REQUEST_BYTES
+        assert 2 + sum(len(i.body) for i in chunk) + len(chunk) - 1 <= EVENTS_MAX_REQUEST_BYTES
 
 
 # --- upload -------------------------------------------------------------------------------

@@ -7,24 +7,23 @@ import asyncio
 import logging
 from collections.abc import Callable
 from types import TracebackType
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
-from ..errors import ClientClosed, ErrorDetail
-from .events import (
-    MAX_BATCHES_PER_REQUEST,
-    BatchLike,
-    ChunkBuilder,
-    ChunkOutcome,
-    EncodedBatch,
-    EventsAPI,
-    FailedBatch,
-    UploadAborted,
-    _require_int,
-    _require_seconds,
-    encode_batch,
-)
+from .._validate import require_int, require_seconds
+from ..errors import ClientClosed, ErrorDetail, UploadAborted
+from ..protocol import EVENTS_MAX_BATCHES_PER_REQUEST
+from .event_encoding import ChunkBuilder, ChunkOutcome, EncodedBatch, FailedBatch, encode_batch
+from .event_models import BatchLike
 
-__all__ = ["BatchUploader", "UploaderOptions"]
+
+class ChunkSender(Protocol):
+    """What the uploader sends through: ``EventsAPI.send_chunk``."""
+
+    async def send_chunk(self, chunk: list[EncodedBatch], *, historical: bool) -> ChunkOutcome:
+        """Send one bulk request; how it failed is returned, not raised."""
+
+
+__all__ = ["BatchUploader", "ChunkSender", "UploaderOptions"]
 
 log = logging.getLogger("mp_async")
 
@@ -61,9 +60,9 @@ class BatchUploader:
 
     def __init__(
         self,
-        api: EventsAPI,
+        api: ChunkSender,
         *,
-        max_batch: int = MAX_BATCHES_PER_REQUEST,
+        max_batch: int = EVENTS_MAX_BATCHES_PER_REQUEST,
         flush_interval: float = 1.0,
         max_pending: int = 10_000,
         concurrency: int = 8,
@@ -71,11 +70,11 @@ class BatchUploader:
         on_failure: Callable[[list[FailedBatch]], object] | None = None,
         cancel_timeout: float = 5.0,
     ) -> None:
-        _require_int("max_batch", max_batch, 1, MAX_BATCHES_PER_REQUEST)
-        _require_int("max_pending", max_pending, 1)
-        _require_int("concurrency", concurrency, 1)
-        _require_seconds("flush_interval", flush_interval)
-        _require_seconds("cancel_timeout", cancel_timeout)
+        require_int("max_batch", max_batch, 1, EVENTS_MAX_BATCHES_PER_REQUEST)
+        require_int("max_pending", max_pending, 1)
+        require_int("concurrency", concurrency, 1)
+        require_seconds("flush_interval", flush_interval)
+        require_seconds("cancel_timeout", cancel_timeout)
         self._api = api
         self._flush_interval = flush_interval
         self._max_pending = max_pending
@@ -218,7 +217,7 @@ class BatchUploader:
             chunk = await self._queue.get()
             self._sending[task] = chunk
             try:
-                outcome = await self._api._send_chunk(chunk, historical=self._historical)
+                outcome = await self._api.send_chunk(chunk, historical=self._historical)
                 # Once _abort has run it has handed this chunk back already.
                 if self._sending.pop(task, None) is not None:
                     self._settle_chunk(chunk, outcome)
