@@ -8,8 +8,6 @@ import ssl as ssl_module
 from collections.abc import Mapping
 from types import TracebackType
 
-import attrs
-
 from .api.events import EventsAPI
 from .api.groups import GroupsAPI
 from .api.identity import IdentityAPI
@@ -18,7 +16,7 @@ from .api.profiles import ProfileAPI
 from .auth.base import AuthStrategy
 from .auth.basic import BasicAuth
 from .auth.hmac import HmacDigestAuth
-from .auth.oauth import OAuthClientCredentials
+from .auth.oauth import OAuthClientCredentials, with_token_url_of
 from .errors import InvalidRequest
 from .hosts import Hosts, Workspace
 from .retry import RetryPolicy
@@ -31,14 +29,15 @@ class MParticle:
     """The client: ``async with MParticle(...) as mp: await mp.profiles.get(mpid)``.
 
     ``oauth`` serves the Profile, Platform and Group APIs; ``identity_auth`` the Identity API;
-    ``events_auth`` the Events API. An API whose credentials were not given raises
+    ``events_auth`` the Events API. Each takes any auth strategy (``OAuthClientCredentials``,
+    ``HmacDigestAuth``, ``BasicAuth``, ``ApiKeyAuth`` or your own). An API whose credentials were not given raises
     ``MissingCredentials`` when called. All APIs share one connection pool and retry policy.
     """
 
     def __init__(
         self,
         *,
-        oauth: OAuthClientCredentials | None = None,
+        oauth: AuthStrategy | None = None,
         identity_auth: AuthStrategy | None = None,
         events_auth: AuthStrategy | None = None,
         workspace: Workspace | None = None,
@@ -51,12 +50,23 @@ class MParticle:
     ) -> None:
         self.hosts = hosts or Hosts.us1()
         self.workspace = workspace
-        if oauth is not None and oauth.token_url is None:
-            # The token endpoint follows the hosts (a local emulator, another pod).
-            oauth = attrs.evolve(oauth, token_url=self.hosts.token_url)
-        self.oauth = oauth
+        # Bound once here, so the Profile, Platform and Group APIs share one token.
+        self.oauth = with_token_url_of(oauth, self.hosts)
         self.identity_auth = identity_auth
         self.events_auth = events_auth
+        if session is not None:
+            given = {
+                "retry": retry is not None,
+                "timeout": timeout != DEFAULT_TIMEOUT,
+                "max_connections": max_connections != 100,
+                "ssl": ssl is not True,
+            }
+            ignored = [name for name, set_ in given.items() if set_]
+            if ignored:
+                raise InvalidRequest(
+                    f"{', '.join(ignored)} configure the Session; with session=... pass them to "
+                    "Session(...) instead"
+                )
         self.session = session or Session(
             retry=retry, timeout=timeout, max_connections=max_connections, ssl=ssl
         )

@@ -7,6 +7,7 @@ import re
 import attrs
 
 from .errors import InvalidRequest
+from .protocol import OAUTH_TOKEN_PATH
 
 __all__ = ["PODS", "Hosts", "Workspace"]
 
@@ -112,7 +113,7 @@ class Hosts:
     @property
     def token_url(self) -> str:
         """The OAuth token endpoint."""
-        return f"{self.sso}/oauth/token"
+        return f"{self.sso}{OAUTH_TOKEN_PATH}"
 
 
 def _positive_id(instance: object, attribute: attrs.Attribute[int], value: int) -> None:

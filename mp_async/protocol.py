@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "ENVIRONMENTS",
+    "EVENTS_PATH",
     "EVENTS_CUSTOM_EVENT_TYPES",
     "EVENTS_HISTORICAL_MIN_AGE_MS",
     "EVENTS_MAX_BATCHES_PER_REQUEST",
@@ -11,13 +12,17 @@ __all__ = [
     "EVENTS_MAX_REQUEST_BYTES",
     "EVENTS_MAX_USER_ATTRIBUTES",
     "EVENTS_USER_IDENTITY_TYPES",
+    "GROUPS_PATH",
     "GROUP_ATTRIBUTE_ID_LENGTH",
     "GROUP_ATTRIBUTE_TYPES",
     "GROUP_DESCRIPTION_LENGTH",
     "GROUP_ID_LENGTH",
     "GROUP_MAX_ATTRIBUTES",
+    "IDENTITY_PATH",
     "IDENTITY_SPELLINGS",
     "IDENTITY_TYPES",
+    "OAUTH_AUDIENCE",
+    "OAUTH_TOKEN_PATH",
     "PLATFORM_PATH",
     "PLATFORM_V2_PATH",
     "PROFILE_FIELDS",
@@ -45,6 +50,21 @@ PROFILE_RESOLVE_SPELLINGS = {"customerid": "customer_id"}
 
 #: Path of the Profile API under ``Hosts.api``.
 PROFILE_PATH = "/userprofile/v1"
+
+#: The OAuth token endpoint's path under ``Hosts.sso``, and the ``audience`` every token request
+#: names (Profile API page, "Generating your Bearer Token").
+OAUTH_TOKEN_PATH = "/oauth/token"
+OAUTH_AUDIENCE = "https://api.mparticle.com"
+
+#: Path of the Identity API (IDSync) under ``Hosts.identity`` (IDSync HTTP API page).
+IDENTITY_PATH = "/v1"
+
+#: Path of the Group Identity API's collection under ``Hosts.api``; items hang below it.
+GROUPS_PATH = "/platform/workspaces/{workspace_id}/groups/"
+
+#: Path of the Events API under ``Hosts.events`` (``/events``, ``/bulkevents``,
+#: ``/bulkevents/historical`` below it).
+EVENTS_PATH = "/v2"
 
 #: Seconds an OAuth token is valid, as documented.
 TOKEN_LIFETIME = 28800

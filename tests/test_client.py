@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mp_async import Hosts, InvalidRequest, MParticle, RetryPolicy, Workspace
+from mp_async import Hosts, InvalidRequest, MParticle, RetryPolicy, Session, Workspace
 from mp_async.auth import BasicAuth, HmacDigestAuth, OAuthClientCredentials
 from mp_async.errors import MissingCredentials
 
@@ -71,3 +71,41 @@ def test_hosts_presets_follow_the_documented_pods() -> None:
     )
     with pytest.raises(InvalidRequest, match="pod"):
         Hosts.for_pod("mars1")
+
+
+# --- any auth strategy in any slot; one rule for the token URL --------------------------------
+
+
+async def test_any_auth_strategy_plugs_into_the_oauth_slot(emulator) -> None:
+    from conftest import StaticBearer
+
+    token, _ = emulator.state.issue_token()
+
+    class Bearer(StaticBearer):
+        async def apply(self, request, sender):  # type: ignore[no-untyped-def]
+            return request.with_headers({"Authorization": f"Bearer {token}"})
+
+    async with MParticle(oauth=Bearer(), workspace=emulator.workspace, hosts=emulator.hosts) as mp:
+        profile = await mp.profiles.get(emulator.seeded_mpids[0])
+    assert profile.mpid == emulator.seeded_mpids[0]
+
+
+async def test_an_api_built_with_hosts_fetches_its_token_from_those_hosts(emulator) -> None:
+    from mp_async.api.profiles import ProfileAPI
+    from mp_async.auth import OAuthClientCredentials
+
+    oauth = OAuthClientCredentials(emulator.state.client_id, emulator.state.client_secret)
+    async with Session() as session:
+        api = ProfileAPI(session, oauth, emulator.workspace, emulator.hosts)
+        await api.get(emulator.seeded_mpids[0])
+    assert emulator.state.token_requests == 1  # not production SSO
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"retry": RetryPolicy()}, {"timeout": 5.0}, {"max_connections": 3}, {"ssl": False}],
+    ids=["retry", "timeout", "max_connections", "ssl"],
+)
+def test_settings_a_given_session_would_ignore_are_refused(setting) -> None:
+    with pytest.raises(InvalidRequest, match=next(iter(setting))):
+        MParticle(session=Session(), **setting)

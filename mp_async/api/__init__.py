@@ -3,6 +3,7 @@
 Each API class works on its own on a ``Session``; ``MParticle`` builds them for you.
 """
 
+from .events import Batch, BatchUploader, CustomEvent, EventsAPI, ScreenViewEvent, UploadResult
 from .groups import Group, GroupAttribute, GroupDefinition, GroupsAPI
 from .identity import IdentityAPI, IdentityChange, IdentityResult
 from .platform import App, Audience, PlatformAPI, PlatformWorkspace
@@ -11,6 +12,10 @@ from .profiles import Profile, ProfileAPI, ProfileResult
 __all__ = [
     "App",
     "Audience",
+    "Batch",
+    "BatchUploader",
+    "CustomEvent",
+    "EventsAPI",
     "Group",
     "GroupAttribute",
     "GroupDefinition",
@@ -23,4 +28,6 @@ __all__ = [
     "Profile",
     "ProfileAPI",
     "ProfileResult",
+    "ScreenViewEvent",
+    "UploadResult",
 ]

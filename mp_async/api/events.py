@@ -20,15 +20,16 @@ from ..auth.base import AuthStrategy
 from ..errors import (
     ErrorDetail,
     InvalidRequest,
-    MissingCredentials,
     MParticleError,
     UploadAborted,
     parse_error_details,
 )
 from ..fanout import bounded_map
 from ..hosts import Hosts
+from ..protocol import EVENTS_PATH
 from ..request import Request
 from ..session import Session
+from ._base import APIBase
 from .event_encoding import (
     ChunkOutcome,
     EncodedBatch,
@@ -62,28 +63,22 @@ log = logging.getLogger("mp_async")
 _JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-class EventsAPI:
+class EventsAPI(APIBase):
     """``POST /v2/events`` (one batch) and ``/v2/bulkevents`` (up to 100), with Basic auth."""
+
+    needs = "Events API needs its key and secret: pass events_auth=BasicAuth(key, secret)"
 
     def __init__(
         self, session: Session, auth: AuthStrategy | None, hosts: Hosts | None = None
     ) -> None:
-        self._session = session
-        self._auth = auth
-        base = (hosts or Hosts.us1()).events
-        self._events_url = f"{base}/v2/events"
-        self._bulk_url = f"{base}/v2/bulkevents"
-        self._historical_url = f"{base}/v2/bulkevents/historical"
+        super().__init__(session, auth, hosts)
+        base = f"{self.hosts.events}{EVENTS_PATH}"
+        self._events_url = f"{base}/events"
+        self._bulk_url = f"{base}/bulkevents"
+        self._historical_url = f"{base}/bulkevents/historical"
 
     def __repr__(self) -> str:
         return f"EventsAPI(url={self._bulk_url!r})"
-
-    def _credentials(self) -> AuthStrategy:
-        if self._auth is None:
-            raise MissingCredentials(
-                "the Events API needs its key and secret: pass events_auth=BasicAuth(key, secret)"
-            )
-        return self._auth
 
     async def upload(self, batch: BatchLike) -> str:
         """Send one batch (``POST /v2/events``); returns the ``source_request_id`` it carried.

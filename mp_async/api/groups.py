@@ -16,20 +16,23 @@ from urllib.parse import quote
 
 import attrs
 
-from .. import protocol
 from ..auth.base import AuthStrategy
 from ..converter import converter, structure
-from ..errors import InvalidRequest, MissingCredentials
+from ..errors import InvalidRequest
 from ..hosts import Hosts
-from ..request import Request, Response
+from ..protocol import (
+    GROUP_ATTRIBUTE_ID_LENGTH,
+    GROUP_ATTRIBUTE_TYPES,
+    GROUP_DESCRIPTION_LENGTH,
+    GROUP_ID_LENGTH,
+    GROUP_MAX_ATTRIBUTES,
+    GROUPS_PATH,
+)
+from ..request import Request
 from ..session import Session
+from ._base import APIBase
 
 __all__ = [
-    "ATTRIBUTE_ID_LENGTH",
-    "ATTRIBUTE_TYPES",
-    "DESCRIPTION_LENGTH",
-    "GROUP_ID_LENGTH",
-    "MAX_ATTRIBUTES",
     "Group",
     "GroupAttribute",
     "GroupDefinition",
@@ -38,13 +41,6 @@ __all__ = [
     "validate_definition",
     "validate_group_id",
 ]
-
-# The documented limits of a group definition, kept with the other protocol facts.
-GROUP_ID_LENGTH = protocol.GROUP_ID_LENGTH
-DESCRIPTION_LENGTH = protocol.GROUP_DESCRIPTION_LENGTH
-ATTRIBUTE_ID_LENGTH = protocol.GROUP_ATTRIBUTE_ID_LENGTH
-MAX_ATTRIBUTES = protocol.GROUP_MAX_ATTRIBUTES
-ATTRIBUTE_TYPES = protocol.GROUP_ATTRIBUTE_TYPES
 
 
 @attrs.frozen
@@ -110,17 +106,17 @@ def validate_attributes(attributes: object) -> tuple[GroupAttribute, ...]:
     if isinstance(attributes, (str, bytes, GroupAttribute)) or not isinstance(attributes, Iterable):
         raise InvalidRequest(f"attributes must be a list of GroupAttribute, got {attributes!r}")
     checked = tuple(attributes)
-    if len(checked) > MAX_ATTRIBUTES:
+    if len(checked) > GROUP_MAX_ATTRIBUTES:
         raise InvalidRequest(
-            f"a group may have at most {MAX_ATTRIBUTES} attributes, got {len(checked)}"
+            f"a group may have at most {GROUP_MAX_ATTRIBUTES} attributes, got {len(checked)}"
         )
     for index, attribute in enumerate(checked):
         if not isinstance(attribute, GroupAttribute):
             raise InvalidRequest(f"attributes[{index}] must be a GroupAttribute, got {attribute!r}")
-        _check_length(f"attributes[{index}].id", attribute.id, ATTRIBUTE_ID_LENGTH)
-        if attribute.type not in ATTRIBUTE_TYPES:
+        _check_length(f"attributes[{index}].id", attribute.id, GROUP_ATTRIBUTE_ID_LENGTH)
+        if attribute.type not in GROUP_ATTRIBUTE_TYPES:
             raise InvalidRequest(
-                f"attributes[{index}].type must be one of {', '.join(ATTRIBUTE_TYPES)}, "
+                f"attributes[{index}].type must be one of {', '.join(GROUP_ATTRIBUTE_TYPES)}, "
                 f"got {attribute.type!r}"
             )
     return checked
@@ -134,7 +130,7 @@ def validate_definition(definition: object) -> GroupDefinition:
     source = definition.source_user_attribute
     if not isinstance(source, str) or not source:
         raise InvalidRequest(f"source_user_attribute must name a user attribute, got {source!r}")
-    _check_length("description", definition.description, DESCRIPTION_LENGTH)
+    _check_length("description", definition.description, GROUP_DESCRIPTION_LENGTH)
     validate_attributes(definition.attributes)
     return definition
 
@@ -158,8 +154,10 @@ def _attributes_body(attributes: Iterable[GroupAttribute]) -> list[dict[str, Any
     return [converter.unstructure(attribute) for attribute in attributes]
 
 
-class GroupsAPI:
+class GroupsAPI(APIBase):
     """The group definitions of one workspace: ``await mp.groups.list()``."""
+
+    needs = "Group Identity API needs OAuth credentials: pass oauth=OAuthClientCredentials(...)"
 
     def __init__(
         self,
@@ -170,28 +168,15 @@ class GroupsAPI:
     ) -> None:
         if isinstance(workspace_id, bool) or not isinstance(workspace_id, int) or workspace_id <= 0:
             raise InvalidRequest(f"workspace_id must be a positive integer, got {workspace_id!r}")
-        self._session = session
-        self._auth = auth
-        hosts = hosts or Hosts.us1()
+        super().__init__(session, auth, hosts)
         # The documented collection URL ends with a slash; items hang below it.
-        self._collection_url = f"{hosts.api}/platform/workspaces/{workspace_id}/groups/"
-
-    def _credentials(self) -> AuthStrategy:
-        if self._auth is None:
-            raise MissingCredentials(
-                "the Group Identity API needs OAuth credentials: "
-                "pass oauth=OAuthClientCredentials(...)"
-            )
-        return self._auth
+        self._collection_url = f"{self.hosts.api}{GROUPS_PATH.format(workspace_id=workspace_id)}"
 
     def _item_url(self, group_id: object) -> str:
         # Every character but the unreserved ones is escaped ("/" and "%" included), so an id
         # is always one segment under the collection and never a "." or ".." the URL parser
         # would resolve.
         return self._collection_url + quote(validate_group_id(group_id), safe="")
-
-    async def _send(self, request: Request) -> Response:
-        return await self._session.send(request, self._credentials())
 
     async def list(self) -> builtins.list[Group]:
         """Every group definition of the workspace."""

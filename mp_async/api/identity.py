@@ -16,16 +16,16 @@ import attrs
 
 from ..auth.base import AuthStrategy
 from ..converter import document_excerpt, structure
-from ..errors import InvalidRequest, MissingCredentials, NotFound, NoUserMatched, UnexpectedResponse
+from ..errors import InvalidRequest, NotFound, NoUserMatched, UnexpectedResponse
 from ..hosts import Hosts
-from ..protocol import ENVIRONMENTS, IDENTITY_SPELLINGS, IDENTITY_TYPES
+from ..protocol import ENVIRONMENTS, IDENTITY_PATH, IDENTITY_SPELLINGS, IDENTITY_TYPES
 from ..request import Request, Response
 from ..session import Session
+from ._base import APIBase
 from .mpid import mpid_from_text, validate_mpid
 
 __all__ = [
     "CLIENT_SDK_FIELDS",
-    "IDENTITY_VERSION_PATH",
     "IdentityAPI",
     "IdentityChange",
     "IdentityResult",
@@ -34,8 +34,6 @@ __all__ = [
     "validate_identities",
 ]
 
-#: Path of the Identity API under ``Hosts.identity``.
-IDENTITY_VERSION_PATH = "/v1"
 
 #: The keys a ``client_sdk`` object may carry.
 CLIENT_SDK_FIELDS = ("platform", "sdk_vendor", "sdk_version")
@@ -264,7 +262,7 @@ def decode_result(document: Any, *, method: str = "POST", path: str = "") -> Ide
     return structure(fields, IdentityResult, method=method, path=path)
 
 
-class IdentityAPI:
+class IdentityAPI(APIBase):
     """The Identity API: ``identify``, ``search``, ``login``, ``logout`` and ``modify``.
 
     ``auth`` is ``HmacDigestAuth`` (what mParticle asks every client to use), ``BasicAuth``
@@ -273,12 +271,13 @@ class IdentityAPI:
     are the documented query parameters of identify, login and logout.
     """
 
+    needs = "Identity API needs credentials: pass identity_auth=HmacDigestAuth(api_key, api_secret)"
+
     def __init__(
         self, session: Session, auth: AuthStrategy | None, hosts: Hosts | None = None
     ) -> None:
-        self._session = session
-        self._auth = auth
-        self._base = f"{(hosts or Hosts.us1()).identity}{IDENTITY_VERSION_PATH}"
+        super().__init__(session, auth, hosts)
+        self._base = f"{self.hosts.identity}{IDENTITY_PATH}"
 
     async def identify(
         self,
@@ -463,14 +462,6 @@ class IdentityAPI:
         ]
         request = Request.json("POST", f"{self._base}/{mpid_value}/modify", body, api="identity")
         return _modify_result(await self._session.send(request, auth))
-
-    def _credentials(self) -> AuthStrategy:
-        if self._auth is None:
-            raise MissingCredentials(
-                "the Identity API needs credentials: pass identity_auth=HmacDigestAuth(api_key, "
-                "api_secret)"
-            )
-        return self._auth
 
     async def _post(
         self,

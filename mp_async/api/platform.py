@@ -13,20 +13,19 @@ from typing import Any, TypeVar
 
 import attrs
 
-from .. import protocol
 from ..auth.base import AuthStrategy
 from ..converter import structure
 from ..errors import (
     InvalidRequest,
-    MissingCredentials,
     error_for_status,
 )
 from ..hosts import Hosts, Workspace
+from ..protocol import PLATFORM_PATH, PLATFORM_V2_PATH
 from ..request import Request, Response, url_under
 from ..session import Session
+from ._base import APIBase
 
 __all__ = [
-    "PLATFORM_PATH",
     "AccessKey",
     "App",
     "AppPlatform",
@@ -38,7 +37,6 @@ __all__ = [
 ]
 
 #: Path of the Platform API under ``Hosts.api``.
-PLATFORM_PATH = protocol.PLATFORM_PATH
 
 T = TypeVar("T")
 
@@ -170,8 +168,10 @@ def _param(name: str, value: object) -> str:
     raise InvalidRequest(f"query parameter {name} must be a str, int, float or bool, got {value!r}")
 
 
-class PlatformAPI:
+class PlatformAPI(APIBase):
     """The Platform API of one account: ``await mp.platform.list_apps()``."""
+
+    needs = "Platform API needs OAuth credentials: pass oauth=OAuthClientCredentials(...)"
 
     def __init__(
         self,
@@ -180,19 +180,11 @@ class PlatformAPI:
         workspace: Workspace,
         hosts: Hosts | None = None,
     ) -> None:
-        self._session = session
-        self._auth = auth
+        super().__init__(session, auth, hosts)
         self._account_id = str(workspace.account_id)
         self._workspace_id = workspace.workspace_id
-        api = (hosts or Hosts.us1()).api
-        self._roots = {1: f"{api}{PLATFORM_PATH}", 2: f"{api}{protocol.PLATFORM_V2_PATH}"}
-
-    def _credentials(self) -> AuthStrategy:
-        if self._auth is None:
-            raise MissingCredentials(
-                "the Platform API needs OAuth credentials: pass oauth=OAuthClientCredentials(...)"
-            )
-        return self._auth
+        api = self.hosts.api
+        self._roots = {1: f"{api}{PLATFORM_PATH}", 2: f"{api}{PLATFORM_V2_PATH}"}
 
     def _params(self, params: Mapping[str, object], version: int) -> dict[str, str]:
         if "accountId" in params:

@@ -9,12 +9,13 @@ import attrs
 
 from ..auth.base import AuthStrategy
 from ..converter import converter, structure
-from ..errors import InvalidRequest, MissingCredentials, MParticleError
+from ..errors import InvalidRequest, MParticleError
 from ..fanout import bounded_map
 from ..hosts import Hosts, Workspace
 from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH, PROFILE_RESOLVE_SPELLINGS
 from ..request import Request
 from ..session import Session
+from ._base import APIBase
 from .mpid import validate_mpid
 
 __all__ = [
@@ -140,8 +141,10 @@ def _non_empty_str(name: str, value: object) -> str:
     return value
 
 
-class ProfileAPI:
+class ProfileAPI(APIBase):
     """``GET /userprofile/v1/{org}/{account}/{workspace}/{mpid}`` and ``POST …/resolve/…``."""
+
+    needs = "Profile API needs OAuth credentials: pass oauth=OAuthClientCredentials(...)"
 
     def __init__(
         self,
@@ -150,19 +153,10 @@ class ProfileAPI:
         workspace: Workspace,
         hosts: Hosts | None = None,
     ) -> None:
-        self._session = session
-        self._auth = auth
-        hosts = hosts or Hosts.us1()
+        super().__init__(session, auth, hosts)
         scope = f"{workspace.org_id}/{workspace.account_id}/{workspace.workspace_id}"
-        self._profile_prefix = f"{hosts.api}{PROFILE_PATH}/{scope}/"
-        self._resolve_url = f"{hosts.api}{PROFILE_PATH}/resolve/{scope}"
-
-    def _credentials(self) -> AuthStrategy:
-        if self._auth is None:
-            raise MissingCredentials(
-                "the Profile API needs OAuth credentials: pass oauth=OAuthClientCredentials(...)"
-            )
-        return self._auth
+        self._profile_prefix = f"{self.hosts.api}{PROFILE_PATH}/{scope}/"
+        self._resolve_url = f"{self.hosts.api}{PROFILE_PATH}/resolve/{scope}"
 
     async def get(self, mpid: int | str, *, fields: Iterable[str] | str | None = None) -> Profile:
         """The profile of ``mpid`` (all documented fields unless ``fields`` names some)."""

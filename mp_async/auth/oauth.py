@@ -14,24 +14,23 @@ import math
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from .. import _json
 from ..errors import InvalidRequest, UnexpectedResponse
-from ..hosts import check_base_url
-from ..protocol import TOKEN_LIFETIME
+from ..hosts import Hosts, check_base_url
+from ..protocol import OAUTH_AUDIENCE, OAUTH_TOKEN_PATH, TOKEN_LIFETIME
 from ..request import Request, Response
 from .base import Sender
 from .basic import _non_empty
 
-__all__ = ["DEFAULT_TOKEN_URL", "OAuthClientCredentials"]
+__all__ = ["DEFAULT_TOKEN_URL", "OAuthClientCredentials", "with_token_url_of"]
 
 log = logging.getLogger("mp_async.auth")
 
-DEFAULT_TOKEN_URL = "https://sso.auth.mparticle.com/oauth/token"
-AUDIENCE = "https://api.mparticle.com"
+DEFAULT_TOKEN_URL = f"https://sso.auth.mparticle.com{OAUTH_TOKEN_PATH}"
 
 
 @attrs.frozen
@@ -44,6 +43,9 @@ class _Token:
     def __attrs_post_init__(self) -> None:
         # Built once per token rather than once per request.
         object.__setattr__(self, "header", {"Authorization": self.authorization})
+
+
+A = TypeVar("A")
 
 
 def _stripped(value: str | None) -> str | None:
@@ -66,7 +68,7 @@ class OAuthClientCredentials:
     # Checked when the strategy is built (no credentials, no control characters), so neither
     # a repr nor a log line can show a password in it.
     token_url: str | None = attrs.field(default=None, converter=_stripped)
-    audience: str = AUDIENCE
+    audience: str = OAUTH_AUDIENCE
     refresh_margin: float = 300.0
     token_timeout: float = 10.0
     clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False, eq=False)
@@ -152,6 +154,17 @@ class OAuthClientCredentials:
         self._token = token
         log.debug("got an OAuth token valid for %.0f s", lifetime)
         return token
+
+
+def with_token_url_of(auth: A, hosts: Hosts) -> A:
+    """``auth``, with the token URL of ``hosts`` if it is an OAuth strategy without one.
+
+    The one rule for where a token is fetched: an explicit ``token_url`` wins; otherwise the
+    hosts the strategy is used with (a local emulator, another pod) name it.
+    """
+    if isinstance(auth, OAuthClientCredentials) and auth.token_url is None:
+        return attrs.evolve(auth, token_url=hosts.token_url)
+    return auth
 
 
 #: What a bearer token may hold: visible ASCII, so it can go in a header as is (no line

@@ -11,6 +11,7 @@ from types import TracebackType
 from aiohttp import web
 
 from ..hosts import Hosts, Workspace
+from ..protocol import OAUTH_AUDIENCE, OAUTH_TOKEN_PATH
 from . import events, groups, identity, platform, profiles
 from .faults import Faults, ScriptedReply, retry_after_header
 from .replies import FAULTS, STATE, Rejected, error_reply, json_reply, read_json_or_reject
@@ -36,8 +37,8 @@ async def issue_token(request: web.Request) -> web.Response:
     document = await read_json_or_reject(request)
     if not isinstance(document, dict) or document.get("grant_type") != "client_credentials":
         return error_reply(400, "invalid_request", "grant_type must be client_credentials")
-    if document.get("audience") != "https://api.mparticle.com":
-        return error_reply(400, "invalid_request", "audience must be https://api.mparticle.com")
+    if document.get("audience") != OAUTH_AUDIENCE:
+        return error_reply(400, "invalid_request", f"audience must be {OAUTH_AUDIENCE}")
     if (
         document.get("client_id") != state.client_id
         or document.get("client_secret") != state.client_secret
@@ -133,7 +134,7 @@ def build_app(state: EmulatorState | None = None, faults: Faults | None = None) 
     app = web.Application(middlewares=[fault_middleware, rejection_middleware])
     app[STATE] = state or EmulatorState()
     app[FAULTS] = faults or Faults()
-    app.router.add_post("/oauth/token", issue_token, name="token")
+    app.router.add_post(OAUTH_TOKEN_PATH, issue_token, name="token")
     for module in ROUTE_MODULES:
         module.add_routes(app)
     return app

@@ -24,6 +24,7 @@ from ..protocol import (
     EVENTS_MAX_BATCHES_PER_REQUEST,
     EVENTS_MAX_REQUEST_BYTES,
     EVENTS_MAX_USER_ATTRIBUTES,
+    EVENTS_PATH,
 )
 from .replies import STATE, error_reply, json_reply
 from .state import EmulatorState
@@ -182,8 +183,9 @@ async def bulk_upload_historical(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the Events API's routes (under ``/events``, where ``Hosts.local`` puts them)."""
-    app.router.add_post("/events/v2/events", upload_batch, name="events.upload")
-    app.router.add_post("/events/v2/bulkevents", bulk_upload, name="events.bulk")
+    prefix = f"/events{EVENTS_PATH}"
+    app.router.add_post(f"{prefix}/events", upload_batch, name="events.upload")
+    app.router.add_post(f"{prefix}/bulkevents", bulk_upload, name="events.bulk")
     app.router.add_post(
-        "/events/v2/bulkevents/historical", bulk_upload_historical, name="events.historical"
+        f"{prefix}/bulkevents/historical", bulk_upload_historical, name="events.historical"
     )

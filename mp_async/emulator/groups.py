@@ -17,6 +17,7 @@ from ..protocol import (
     GROUP_DESCRIPTION_LENGTH,
     GROUP_ID_LENGTH,
     GROUP_MAX_ATTRIBUTES,
+    GROUPS_PATH,
 )
 from .replies import (
     STATE,
@@ -30,7 +31,7 @@ from .replies import (
 
 __all__ = ["add_routes"]
 
-_PREFIX = "/platform/workspaces/{workspace_id}/groups"
+_PREFIX = GROUPS_PATH.rstrip("/")
 
 
 def _now() -> str:

@@ -26,14 +26,14 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from ..hosts import Hosts
-from ..protocol import ENVIRONMENTS, IDENTITY_TYPES
+from ..protocol import ENVIRONMENTS, IDENTITY_PATH, IDENTITY_TYPES
 from .replies import STATE, Rejected, error_reply, json_reply, reject
 from .state import EmulatorState, IdentityState
 
 __all__ = ["IDENTITY_PREFIX", "add_routes", "expected_signature", "parse_date"]
 
 #: Where the emulator serves the Identity API: under the prefix ``Hosts.local`` gives it.
-IDENTITY_PREFIX = urlsplit(Hosts.local("http://emulator").identity).path + "/v1"
+IDENTITY_PREFIX = urlsplit(Hosts.local("http://emulator").identity).path + IDENTITY_PATH
 
 _ISO_8601_BASIC = re.compile(r"\d{8}T\d{6}Z")
 
