@@ -50,8 +50,8 @@ class Request:
     """One HTTP request, fully built: auth strategies return a copy with headers added.
 
     ``body`` holds the exact bytes that will be sent (serialised once, before auth sees it,
-    so a signature covers what goes on the wire). ``api`` names the rate-limit bucket the
-    request counts against; a 429 closes the gate for that bucket only.
+    so a signature covers what goes on the wire). ``bucket`` names the rate-limit bucket the
+    request counts against (one per API); a 429 closes the gate for that bucket only.
     """
 
     method: str
@@ -59,7 +59,7 @@ class Request:
     params: Mapping[str, str] | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     body: bytes | None = attrs.field(default=None, repr=False)
-    api: str = ""
+    bucket: str = ""
     timeout: float | None = None
     #: Whether sending it twice has the effect of sending it once. None: from the method
     #: (GET, HEAD, PUT, DELETE are; POST and PATCH are not); a POST that only reads, or whose

@@ -95,7 +95,7 @@ class Session:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
-        # api bucket -> monotonic time at which its gate opens again (after a 429)
+        # rate-limit bucket -> monotonic time at which its gate opens again (after a 429)
         self._gates: dict[str, float] = {}
         # Requests in flight in any task (a background token refresh among them), so that
         # close() can wait for them; and a future that close() resolves to cut waits short.
@@ -216,7 +216,7 @@ class Session:
             if failure.status == 429 and failure.retry_after is not None:
                 # Close the gate for every caller first, even when this one gives up below:
                 # the server asked for that much silence from all of them.
-                self._close_gate(request.api, failure.retry_after)
+                self._close_gate(request.bucket, failure.retry_after)
             if not should_retry(failure, idempotent=request.is_idempotent, policy=policy):
                 raise error
             if self._closed:
@@ -237,7 +237,7 @@ class Session:
                 )
                 raise error
             if failure.status == 429 and failure.retry_after is None:
-                self._close_gate(request.api, delay)
+                self._close_gate(request.bucket, delay)
             log.debug(
                 "%s %s attempt %d failed (%s); retrying in %.3f s",
                 request.method,
@@ -319,14 +319,14 @@ class Session:
             ) from None
 
     async def _wait_at_gate(self, request: Request, deadline: float) -> None:
-        api = request.api
-        opens_at = self._gates.get(api)
+        bucket = request.bucket
+        opens_at = self._gates.get(bucket)
         while opens_at is not None:
             delay = opens_at - self._clock()
             if opens_at > deadline:
                 # This caller's own deadline falls inside the wait: say so now, not after it.
                 raise RateLimited(
-                    f"{request.method} {request.path}: throttled; the {api or 'API'} gate opens "
+                    f"{request.method} {request.path}: throttled; the {bucket or 'API'} gate opens "
                     f"in {delay:.1f} s, past this call's max_elapsed",
                     status=429,
                     method=request.method,
@@ -335,18 +335,18 @@ class Session:
                 )
             if delay > 0:
                 await self._pause(delay, f"{request.method} {request.path}")
-            latest = self._gates.get(api)
+            latest = self._gates.get(bucket)
             if latest is None or latest <= opens_at:
                 # Nobody was throttled again meanwhile: the gate is open.
                 if latest == opens_at:
-                    del self._gates[api]
+                    del self._gates[bucket]
                 return
             opens_at = latest  # another 429 pushed the gate further out: wait for that too
 
-    def _close_gate(self, api: str, seconds: float) -> None:
+    def _close_gate(self, bucket: str, seconds: float) -> None:
         opens_at = self._clock() + seconds
-        if opens_at > self._gates.get(api, 0.0):
-            self._gates[api] = opens_at
+        if opens_at > self._gates.get(bucket, 0.0):
+            self._gates[bucket] = opens_at
 
 
 def _invalidated(auth: AuthStrategy | None, sent: Request) -> bool:

@@ -153,7 +153,7 @@ async def test_any_body_path_and_date_signed_by_the_client_verifies_at_the_emula
         state.api_key, state.api_secret, date_format=style, clock=lambda: time.time() + skew
     )
     url = f"{emulator.hosts.identity}/v1/{quote(segment, safe='')}/modify"
-    request = Request("POST", url, body=body, api="identity")
+    request = Request("POST", url, body=body, bucket="identity")
     verified = len(state.identity.signed_requests)
     async with Session(retry=RetryPolicy.never()) as session:
         try:

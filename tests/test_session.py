@@ -96,12 +96,12 @@ async def test_429_closes_the_gate_so_other_callers_wait_instead_of_sending(mock
     mocked.get(APPS, callback=reply("platform"), repeat=True)
     mocked.get(events, callback=reply("events"), repeat=True)
     async with Session() as session:
-        first = asyncio.create_task(session.send(Request("GET", APPS, api="platform")))
+        first = asyncio.create_task(session.send(Request("GET", APPS, bucket="platform")))
         await throttled.wait()
         await asyncio.gather(
             first,
-            session.send(Request("GET", APPS, api="platform")),
-            session.send(Request("GET", events, api="events")),
+            session.send(Request("GET", APPS, bucket="platform")),
+            session.send(Request("GET", events, bucket="events")),
         )
     throttled_at = seen["platform"][0]
     # every later platform request waited for the gate; events were not held back

@@ -93,7 +93,7 @@ class EventsAPI(APIBase):
             self._events_url,
             headers=_JSON_HEADERS,
             body=item.body,
-            api="events",
+            bucket="events",
             idempotent=True,  # at least once, as documented; the source_request_id marks repeats
         )
         await self._session.send(request, auth)
@@ -162,7 +162,12 @@ class EventsAPI(APIBase):
         # At least once is the Events API's documented contract (source_request_id marks a
         # repeat), so a bulk request is retried like an idempotent one.
         request = Request(
-            "POST", url, headers=_JSON_HEADERS, body=bulk_body(chunk), api="events", idempotent=True
+            "POST",
+            url,
+            headers=_JSON_HEADERS,
+            body=bulk_body(chunk),
+            bucket="events",
+            idempotent=True,
         )
         try:
             response = await self._session.send(request, self._credentials())

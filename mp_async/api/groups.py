@@ -181,10 +181,10 @@ class GroupsAPI(APIBase):
     async def list(self) -> builtins.list[Group]:
         """Every group definition of the workspace."""
         self._credentials()
-        response = await self._send(Request("GET", self._collection_url, api="groups"))
+        response = await self._send(Request("GET", self._collection_url, bucket="groups"))
         document = response.json()
-        # A bare array is what the emulator sends; an envelope is accepted too, as the
-        # Platform API under the same host uses one.
+        # No documentation page shows this reply: a bare array is read, and so is the
+        # Platform API's envelope, which the same host uses elsewhere (see README, Conformance).
         if isinstance(document, dict) and isinstance(document.get("data"), list):
             document = document["data"]
         if not isinstance(document, list):
@@ -194,7 +194,7 @@ class GroupsAPI(APIBase):
     async def get(self, group_id: str) -> Group:
         """The group definition ``group_id``; ``NotFound`` if there is none."""
         self._credentials()
-        response = await self._send(Request("GET", self._item_url(group_id), api="groups"))
+        response = await self._send(Request("GET", self._item_url(group_id), bucket="groups"))
         return structure(response.json(), Group, method="GET", path=response.path)
 
     async def create(self, definition: GroupDefinition) -> Group:
@@ -202,7 +202,7 @@ class GroupsAPI(APIBase):
         self._credentials()
         validate_definition(definition)
         request = Request.json(
-            "POST", self._collection_url, _definition_body(definition), api="groups"
+            "POST", self._collection_url, _definition_body(definition), bucket="groups"
         )
         response = await self._send(request)
         return structure(response.json(), Group, method="POST", path=response.path)
@@ -218,7 +218,7 @@ class GroupsAPI(APIBase):
                 f"{group_id!r} it would replace"
             )
         request = Request.json(
-            "PUT", url, _definition_body(definition, with_id=False), api="groups"
+            "PUT", url, _definition_body(definition, with_id=False), bucket="groups"
         )
         response = await self._send(request)
         return structure(response.json(), Group, method="PUT", path=response.path)
@@ -230,7 +230,11 @@ class GroupsAPI(APIBase):
         checked = validate_attributes(attributes)
         # Setting the attributes to a given list twice leaves them as once: safe to repeat.
         request = Request.json(
-            "PATCH", url, {"attributes": _attributes_body(checked)}, api="groups", idempotent=True
+            "PATCH",
+            url,
+            {"attributes": _attributes_body(checked)},
+            bucket="groups",
+            idempotent=True,
         )
         response = await self._send(request)
         return structure(response.json(), Group, method="PATCH", path=response.path)
@@ -238,4 +242,4 @@ class GroupsAPI(APIBase):
     async def delete(self, group_id: str) -> None:
         """Delete the group definition ``group_id`` (the server answers 204)."""
         self._credentials()
-        await self._send(Request("DELETE", self._item_url(group_id), api="groups"))
+        await self._send(Request("DELETE", self._item_url(group_id), bucket="groups"))

@@ -212,9 +212,9 @@ class PlatformAPI(APIBase):
         url = url_under(root, _path(path))
         query = self._params(params or {}, version)
         if method in ("POST", "PUT"):
-            request = Request.json(method, url, body, params=query, api="platform")
+            request = Request.json(method, url, body, params=query, bucket="platform")
         else:
-            request = Request(method, url, params=query, api="platform")
+            request = Request(method, url, params=query, bucket="platform")
         response = await self._session.send(request, auth)
         return unwrap(response), response
 

@@ -166,7 +166,7 @@ class ProfileAPI(APIBase):
         # The query is written into the URL (field names need no escaping), so the URL is
         # parsed once per request rather than parsed and then extended with params.
         request = Request(
-            "GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", api="profile"
+            "GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", bucket="profile"
         )
         response = await self._session.send(request, self._credentials())
         return structure(response.json(), Profile, method="GET", path=response.path)
@@ -206,7 +206,7 @@ class ProfileAPI(APIBase):
             self._resolve_url,
             {"environment_type": environment, "identity": {"type": identity_type, "value": value}},
             params={"fields": fields_param(fields)},
-            api="profile",
+            bucket="profile",
             idempotent=True,  # a POST that only reads
         )
         response = await self._session.send(request, auth)

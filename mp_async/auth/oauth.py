@@ -135,7 +135,7 @@ class OAuthClientCredentials:
                 "audience": self.audience,
                 "grant_type": "client_credentials",
             },
-            api="sso",
+            bucket="sso",
             timeout=self.token_timeout,
             secrets=(self.client_secret,),
             idempotent=True,  # a second token is as good as the first

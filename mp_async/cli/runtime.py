@@ -227,11 +227,6 @@ def error_json(error: BaseException) -> dict[str, Any]:
     }
 
 
-def fail_usage(message: str) -> None:
-    """Stop with a usage error (exit code 2)."""
-    raise click.UsageError(message)
-
-
 def is_tty() -> bool:
     """True when stderr is a terminal (progress bars go there)."""
     return sys.stderr.isatty()
