@@ -93,7 +93,7 @@ async def test_login_and_logout_resolve_users_and_can_return_matches(mp: MPartic
 
 async def test_a_retry_after_429_is_signed_again_with_a_new_date(emulator: Emulator) -> None:
     state = emulator.state
-    state.identity.throttle_next = 1  # the first attempt is checked, then answered 429
+    emulator.faults.identity_throttle_next = 1  # the first attempt is checked, then 429
     seconds = itertools.count(time.time(), 1.0)  # every signature one second after the last
     auth = HmacDigestAuth(state.api_key, state.api_secret, clock=lambda: next(seconds))
     fake_time = FakeTime()

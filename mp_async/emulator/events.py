@@ -26,7 +26,7 @@ from ..protocol import (
     EVENTS_MAX_USER_ATTRIBUTES,
     EVENTS_PATH,
 )
-from .replies import STATE, error_reply, json_reply
+from .replies import STATE, json_reply, reject
 from .state import EmulatorState
 
 __all__ = ["add_routes", "duplicate_count", "source_request_ids"]
@@ -42,15 +42,15 @@ def duplicate_count(state: EmulatorState) -> int:
     return sum(count - 1 for count in source_request_ids(state).values())
 
 
-def _auth_error(request: web.Request) -> web.Response | None:
+def _check_auth(request: web.Request) -> None:
+    """Return if the request carries the state's Basic credentials; else raise the 401/403."""
     state = request.app[STATE]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "basic" or not token:
-        return error_reply(401, "UNAUTHORIZED", "Basic authentication with an API key is required")
+        raise reject(401, "UNAUTHORIZED", "Basic authentication with an API key is required")
     expected = base64.b64encode(f"{state.api_key}:{state.api_secret}".encode()).decode()
     if not hmac.compare_digest(token.encode(), expected.encode()):
-        return error_reply(403, "FORBIDDEN", "the API key or secret is not valid")
-    return None
+        raise reject(403, "FORBIDDEN", "the API key or secret is not valid")
 
 
 #: ``custom_event_type`` values mParticle's sources document: the JSON Reference's list
@@ -80,8 +80,11 @@ def _custom_event_problem(event: dict[str, Any]) -> str | None:
     return None
 
 
-def _batch_problem(batch: Any, historical: bool, measure: bool) -> tuple[int, str] | None:
+def _refusal(batch: Any, historical: bool, measure: bool) -> tuple[int, str] | None:
     """Why ``batch`` is refused (a status and a message), or None when it is accepted.
+
+    Returned rather than raised: in a bulk request one batch's refusal is reported beside the
+    others' acceptance.
 
     ``measure`` checks the batch's size; a batch from a body within the batch limit is within
     it without measuring.
@@ -116,54 +119,45 @@ def _batch_problem(batch: Any, historical: bool, measure: bool) -> tuple[int, st
     return None
 
 
-async def _read(request: web.Request, limit: int) -> tuple[Any, int, web.Response | None]:
-    """The decoded body, its length in bytes as received, and a reply refusing it if any."""
+async def _read(request: web.Request, limit: int) -> tuple[Any, int]:
+    """The decoded body and its length in bytes as received; else raise the 413 or 400."""
     body = await request.read()
     if len(body) > limit:
-        reply = error_reply(413, "PAYLOAD_TOO_LARGE", f"the body is over {limit} bytes")
-        return None, len(body), reply
+        raise reject(413, "PAYLOAD_TOO_LARGE", f"the body is over {limit} bytes")
     try:
-        return json.loads(body), len(body), None
+        return json.loads(body), len(body)
     except ValueError:
-        return None, len(body), error_reply(400, "BAD_REQUEST", "the body is not valid JSON")
+        raise reject(400, "BAD_REQUEST", "the body is not valid JSON") from None
 
 
 async def upload_batch(request: web.Request) -> web.Response:
     """``POST /v2/events``: one batch."""
-    problem = _auth_error(request)
-    if problem:
-        return problem
+    _check_auth(request)
     # The body is the batch: read within the batch limit, it needs no measuring.
-    batch, _, problem = await _read(request, EVENTS_MAX_BATCH_BYTES)
-    if problem:
-        return problem
-    refused = _batch_problem(batch, historical=False, measure=False)
+    batch, _ = await _read(request, EVENTS_MAX_BATCH_BYTES)
+    refused = _refusal(batch, historical=False, measure=False)
     if refused:
         status, message = refused
-        return error_reply(status, "BAD_REQUEST" if status == 400 else "PAYLOAD_TOO_LARGE", message)
+        raise reject(status, "BAD_REQUEST" if status == 400 else "PAYLOAD_TOO_LARGE", message)
     request.app[STATE].event_batches.append(batch)
     return web.Response(status=202)
 
 
 async def _bulk(request: web.Request, historical: bool) -> web.Response:
-    problem = _auth_error(request)
-    if problem:
-        return problem
-    batches, size, problem = await _read(request, EVENTS_MAX_REQUEST_BYTES)
-    if problem:
-        return problem
+    _check_auth(request)
+    batches, size = await _read(request, EVENTS_MAX_REQUEST_BYTES)
     # Every batch in a body within the batch limit is within it too.
     measure = size > EVENTS_MAX_BATCH_BYTES
     if not isinstance(batches, list) or not batches:
-        return error_reply(400, "BAD_REQUEST", "the body must be a non-empty array of batches")
+        raise reject(400, "BAD_REQUEST", "the body must be a non-empty array of batches")
     if len(batches) > EVENTS_MAX_BATCHES_PER_REQUEST:
-        return error_reply(
+        raise reject(
             400, "BAD_REQUEST", f"at most {EVENTS_MAX_BATCHES_PER_REQUEST} batches per request"
         )
     accepted = request.app[STATE].event_batches
     errors = []
     for index, batch in enumerate(batches):
-        refused = _batch_problem(batch, historical, measure)
+        refused = _refusal(batch, historical, measure)
         if refused:
             errors.append({"code": "BAD_REQUEST", "message": f"batch {index}: {refused[1]}"})
         else:

@@ -42,6 +42,9 @@ class Faults:
     token_body: bytes | None = None  # replace the token reply's body (garbage tests)
     # tokens stop working this many seconds after issue, whatever their expires_in says
     token_dies_after: float | None = None
+    # the next N Identity requests answer 429 after their credentials were checked (so a test
+    # sees every attempt of a retried request signed)
+    identity_throttle_next: int = 0
     seed: int | None = None
     script: deque[ScriptedReply] = attrs.field(factory=deque)
     rng: random.Random = attrs.field(init=False)
@@ -87,15 +90,12 @@ class Faults:
         return None
 
     def clear(self) -> None:
-        """Back to a well-behaved server."""
-        self.throttle_rate = None
-        self.error_rate_503 = self.error_rate_500 = self.reset_rate = self.slow_rate = 0.0
-        self.slow_seconds = self.latency = self.token_delay = 0.0
-        self.token_failures = 0
-        self.token_body = None
-        self.token_dies_after = None
-        self.script.clear()
-        self._windows.clear()
+        """Back to a well-behaved server: every control at its default (the seed and the
+        random generator stay)."""
+        fresh = Faults(seed=self.seed)
+        for field in attrs.fields(Faults):
+            if field.name not in ("seed", "rng"):
+                setattr(self, field.name, getattr(fresh, field.name))
 
 
 def retry_after_header(seconds: float) -> str:

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from ..hosts import Hosts
 from ..protocol import ENVIRONMENTS, IDENTITY_PATH, IDENTITY_TYPES
-from .replies import STATE, Rejected, error_reply, json_reply, reject
+from .replies import FAULTS, STATE, Rejected, error_reply, json_reply, reject
 from .state import EmulatorState, IdentityState
 
 __all__ = ["IDENTITY_PREFIX", "add_routes", "expected_signature", "parse_date"]
@@ -155,8 +155,9 @@ def _endpoint(handle: Handler) -> Callable[[web.Request], Awaitable[web.Response
         _authenticate(request, state, body)
         # Throttled only after the credentials were checked (and a signature recorded), so
         # a test can see every attempt of a retried request.
-        if state.identity.throttle_next > 0:
-            state.identity.throttle_next -= 1
+        faults = request.app[FAULTS]
+        if faults.identity_throttle_next > 0:
+            faults.identity_throttle_next -= 1
             return error_reply(
                 429, "TOO_MANY_REQUESTS", "rate limit exceeded", headers={"Retry-After": "1"}
             )

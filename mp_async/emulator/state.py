@@ -162,8 +162,6 @@ class IdentityState:
     key_only_enabled: bool = False
     #: How far a signed request's ``Date`` may be from the emulator's clock, in seconds.
     max_clock_skew: float = 300.0
-    #: Answer the next N requests that pass authentication with 429, after checking them.
-    throttle_next: int = 0
     # (Date, x-mp-signature) of every request whose signature verified, in arrival order
     signed_requests: list[tuple[str, str]] = attrs.field(factory=list, repr=False)
 
