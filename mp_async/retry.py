@@ -21,6 +21,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "Failure",
     "RetryPolicy",
+    "backoff_delay",
     "certainly_not_applied",
     "parse_retry_after",
     "retry_waits",
@@ -131,6 +132,16 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         when = when.replace(tzinfo=timezone.utc)
     current = now if now is not None else datetime.now(timezone.utc)
     return max((when - current).total_seconds(), 0.0)
+
+
+def backoff_delay(retry: int, policy: RetryPolicy, draw: float) -> float:
+    """The wait before retry number ``retry`` (1 for the first) when the server gave no hint.
+
+    ``draw * min(backoff_base * 2 ** (retry - 1), backoff_max)``, with ``draw`` uniform in
+    [0, 1]: exponential backoff with full jitter. ``retry_waits`` produces the same curve on
+    ``backoff``'s generators.
+    """
+    return draw * min(policy.backoff_base * 2.0 ** (retry - 1), policy.backoff_max)
 
 
 def retry_waits(

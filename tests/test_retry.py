@@ -88,3 +88,28 @@ def test_retry_policy_defaults_are_the_documented_ones() -> None:
         max_attempts=5, backoff_base=0.5, backoff_max=30.0, max_elapsed=120.0
     )
     assert RetryPolicy.never().max_attempts == 1
+
+
+def test_the_wait_generator_follows_the_pure_backoff_curve() -> None:
+    import random
+
+    from mp_async.retry import Failure, backoff_delay, retry_waits
+
+    policy = RetryPolicy(backoff_base=0.5, backoff_max=30.0)
+    draws = random.Random(7)
+    expected_draws = random.Random(7)
+    waits = retry_waits(policy, draws)
+    for retry in range(1, 12):
+        draw = expected_draws.uniform(0.0, 1.0)
+        expected = backoff_delay(retry, policy, draw)
+        assert abs(waits.send(Failure(503)) - expected) < 1e-9 * max(1.0, expected)
+
+
+@pytest.mark.parametrize(
+    ("retry", "draw", "expected"),
+    [(1, 1.0, 0.5), (2, 1.0, 1.0), (3, 0.5, 1.0), (7, 1.0, 30.0), (50, 1.0, 30.0), (4, 0.0, 0.0)],
+)
+def test_backoff_delay_table(retry: int, draw: float, expected: float) -> None:
+    from mp_async.retry import backoff_delay
+
+    assert backoff_delay(retry, RetryPolicy(backoff_base=0.5, backoff_max=30.0), draw) == expected

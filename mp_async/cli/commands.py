@@ -5,33 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..api.events import FailedBatch
 from ..api.groups import GroupAttribute, GroupDefinition
 from ..api.identity import IdentityResult
 from ..emulator import Emulator, Faults
-from ..errors import InvalidRequest
 from ..protocol import ENVIRONMENTS, GROUP_ATTRIBUTE_TYPES
-from .profiles import lookup_profiles, profile, profiles
+from .demo import demo
+from .events import events
+from .profiles import profile, profiles
 from .runtime import (
     auth_option,
     common_options,
     emit,
-    error_json,
-    is_tty,
     open_client,
     print_table,
     run_async,
     settings,
-    stderr,
 )
 
 __all__ = ["cli", "run"]
@@ -49,6 +42,8 @@ def cli() -> None:
 
 cli.add_command(profile)
 cli.add_command(profiles)
+cli.add_command(events)
+cli.add_command(demo)
 
 
 # --- identity ------------------------------------------------------------------------------
@@ -204,111 +199,6 @@ async def delete_group(group_id: str) -> None:
     emit({"deleted": group_id}, lambda: click.echo(f"deleted {group_id}"))
 
 
-# --- events --------------------------------------------------------------------------------
-
-
-@cli.group()
-def events() -> None:
-    """Send event batches (Events API)."""
-
-
-@events.command("upload")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option(
-    "--failed-output",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Where batches that could not be sent are written (default: PATH.failed.jsonl).",
-)
-@click.option(
-    "--historical", is_flag=True, help="Use /bulkevents/historical (data older than 30 days)."
-)
-@click.option("--progress/--no-progress", default=None)
-@common_options
-@run_async
-async def upload_events(
-    path: str, failed_output: str | None, historical: bool, progress: bool | None
-) -> int:
-    """Upload the batches of a JSON Lines file (one batch object a line) through the uploader.
-
-    Batches that cannot be sent, and lines that are not valid batches, are written to the
-    failed output with their errors; the exit code is then 1.
-    """
-    failed: list[dict[str, Any]] = []
-    read = 0
-    show = is_tty() if progress is None else progress
-    started = time.perf_counter()
-    with click.open_file(path, encoding="utf-8") as lines:
-        async with open_client(settings()) as (mp, _):
-            columns = (
-                TextColumn("uploading"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("failed {task.fields[failed]}"),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns, console=stderr, disable=not show) as bar:
-                task = bar.add_task("upload", total=None, failed=0)
-                async with mp.events.uploader(historical=historical) as uploader:
-                    for number, line in enumerate(lines, start=1):
-                        if not line.strip():
-                            continue
-                        read += 1
-                        try:
-                            batch = json.loads(line)
-                            await uploader.add(batch)
-                        except (ValueError, RecursionError, InvalidRequest) as exc:
-                            # not JSON, or not a valid batch: handed back, never dropped
-                            failed.append(
-                                {
-                                    "line": number,
-                                    "batch": line.rstrip("\n"),
-                                    "error": error_json(exc),
-                                }
-                            )
-                        bar.update(task, completed=read, failed=len(failed) + len(uploader.failed))
-                failed += [_failed_record(f) for f in uploader.failed]
-                bar.update(task, completed=read, failed=len(failed))
-                sent = uploader.sent
-    elapsed = time.perf_counter() - started
-    target = None
-    if failed:
-        target = failed_output or (f"{path}.failed.jsonl" if path != "-" else "failed.jsonl")
-        with open(target, "w", encoding="utf-8") as out:
-            for record in failed:
-                out.write(json.dumps(record, default=str) + "\n")
-    summary = {
-        "read": read,
-        "sent": sent,
-        "failed": len(failed),
-        "failed_output": target,
-        "seconds": round(elapsed, 3),
-    }
-    emit(
-        summary,
-        lambda: print_table(
-            ("outcome", "count"),
-            [
-                ("batches read", read),
-                ("sent (202)", sent),
-                ("failed", len(failed)),
-                ("failed batches written to", target or "-"),
-                ("seconds", f"{elapsed:.2f}"),
-            ],
-            title=f"events upload {path}",
-        ),
-    )
-    return 1 if failed else 0
-
-
-def _failed_record(failure: FailedBatch) -> dict[str, Any]:
-    from ..converter import converter
-
-    return {"batch": converter.unstructure(failure.batch), "error": error_json(failure.error)}
-
-
-# --- emulator and demo ---------------------------------------------------------------------
-
-
 @cli.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
@@ -343,107 +233,6 @@ def run_emulator(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve())
-
-
-@cli.command("demo")
-@click.option(
-    "--count",
-    type=click.IntRange(1),
-    default=3000,
-    show_default=True,
-    help="Profiles to seed and look up.",
-)
-@click.option("--concurrency", type=click.IntRange(1, 1024), default=32, show_default=True)
-@click.option(
-    "--failure-rate",
-    type=click.FloatRange(0, 0.5),
-    default=0.05,
-    show_default=True,
-    help="Share of requests the emulator fails with 503.",
-)
-@click.option("--progress/--no-progress", default=True)
-@run_async
-async def demo(count: int, concurrency: int, failure_rate: float, progress: bool) -> int:
-    """The quick start: look up seeded profiles in an in-process emulator that fails some requests."""
-    from ..auth import OAuthClientCredentials
-    from ..client import MParticle
-
-    faults = Faults(seed=7, error_rate_503=failure_rate)
-    async with Emulator(profiles=count, seed=7, faults=faults) as emu:
-        state = emu.state
-        mpids = [str(m) for m in [*emu.seeded_mpids, *range(1, 11)]]  # ten MPIDs nobody has
-        stderr.print(
-            f"emulator on {emu.url}: {count} profiles; it fails {failure_rate:.0%} of "
-            f"requests with 503, and the client retries them",
-            markup=False,
-            soft_wrap=True,
-        )
-        started = time.perf_counter()
-        async with MParticle(
-            oauth=OAuthClientCredentials(state.client_id, state.client_secret),
-            workspace=emu.workspace,
-            hosts=emu.hosts,
-        ) as mp:
-            records = _Collect()
-            outcomes = await lookup_profiles(
-                mp.profiles,
-                iter(mpids),
-                records,
-                total=len(mpids),
-                concurrency=concurrency,
-                fields=(),
-                progress=progress,
-                label="looking up",
-            )
-        elapsed = time.perf_counter() - started
-    countries = Counter(
-        str(r["profile"]["user_attributes"].get("$country"))
-        for r in records.items
-        if "profile" in r
-    )
-    print_table(
-        ("", ""),
-        [
-            ("MPIDs looked up", len(mpids)),
-            ("profiles found", outcomes["found"]),
-            ("not found (as expected)", outcomes["NotFound"]),
-            ("other errors", sum(outcomes.values()) - outcomes["found"] - outcomes["NotFound"]),
-            ("seconds", f"{elapsed:.2f}"),
-            ("lookups per second", f"{len(mpids) / elapsed:,.0f}"),
-            ("requests the server saw", sum(state.requests.values())),
-            ("503s it sent, retried by the client", state.statuses[503]),
-            ("token requests (one, shared)", state.token_requests),
-            ("countries", ", ".join(f"{c} {n}" for c, n in countries.most_common(4)) + ", …"),
-        ],
-        title="mp-async demo: profiles.get_many against the emulator",
-    )
-    sample = [r["profile"] for r in records.items if "profile" in r][:5]
-    print_table(
-        ("mpid", "name", "country", "customer_id", "audiences"),
-        [
-            (
-                p["mpid"],
-                p["user_attributes"].get("$firstname"),
-                p["user_attributes"].get("$country"),
-                next((i["value"] for i in p["user_identities"] if i["type"] == "customer_id"), ""),
-                ", ".join(a["audience_name"] or "" for a in p["audience_memberships"]),
-            )
-            for p in sample
-        ],
-        title="a few of them",
-    )
-    return 0 if outcomes["found"] == count and outcomes["NotFound"] == 10 else 1
-
-
-class _Collect:
-    """A stand-in output file that keeps the JSON lines written to it."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-
-    def write(self, line: str) -> int:
-        self.items.append(json.loads(line))
-        return len(line)
 
 
 # --- running -------------------------------------------------------------------------------
