@@ -59,7 +59,7 @@ def _structure_json_object(value: Any, _: Any) -> dict[str, Any]:
 converter.register_structure_hook_func(lambda tp: tp == dict[str, Any], _structure_json_object)
 
 
-def _strict_int(value: Any) -> int:
+def _strict_int(value: Any, _: Any = None) -> int:
     # mParticle writes 64-bit ids as JSON strings (they do not fit a double) and sometimes as
     # numbers; both are read. A fraction, a bool or anything else is a reply of the wrong
     # shape, never truncated into another number.
@@ -73,13 +73,13 @@ def _strict_int(value: Any) -> int:
     raise ValueError(f"expected an integer, got {value!r}"[:80])
 
 
-def _strict_float(value: Any) -> float:
+def _strict_float(value: Any, _: Any = None) -> float:
     if type(value) in (int, float):
         return float(value)
     raise ValueError(f"expected a number, got {value!r}"[:80])
 
 
-def _strict_str(value: Any) -> str:
+def _strict_str(value: Any, _: Any = None) -> str:
     kind = type(value)
     if kind is str:
         return str(value)
@@ -88,27 +88,24 @@ def _strict_str(value: Any) -> str:
     raise ValueError(f"expected a string, got {value!r}"[:80])
 
 
-def _strict_bool(value: Any) -> bool:
+def _strict_bool(value: Any, _: Any = None) -> bool:
     # bool("false") is True: only a JSON boolean is a boolean.
     if type(value) is bool:
         return bool(value)
     raise ValueError(f"expected true or false, got {value!r}"[:80])
 
 
-_STRICT: dict[type, Callable[[Any], Any]] = {
+_STRICT: dict[type, Callable[[Any, Any], Any]] = {
     int: _strict_int,
     float: _strict_float,
     str: _strict_str,
     bool: _strict_bool,
 }
 
-
-def _plain_hook(read: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
-    return lambda value, _: read(value)
-
-
-for _kind, _read in _STRICT.items():
-    converter.register_structure_hook(_kind, _plain_hook(_read))
+# A plain bool or int field would be coerced by cattrs (bool("false") is True, int(1.5) is 1);
+# plain str and float keep cattrs' own hooks, which generated code calls at no extra cost.
+converter.register_structure_hook(bool, _strict_bool)
+converter.register_structure_hook(int, _strict_int)
 
 
 def _optional_primitive(tp: Any) -> type | None:
@@ -129,7 +126,7 @@ def _optional_primitive_hook(tp: Any) -> Callable[[Any, Any], Any]:
     def structure_optional(value: Any, _: Any) -> Any:
         if value is None or type(value) is inner:  # the common case, at no cost
             return value
-        return read(value)
+        return read(value, inner)
 
     return structure_optional
 

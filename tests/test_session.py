@@ -223,3 +223,29 @@ async def test_debug_logs_name_the_call_but_never_credentials(mocked, fake_time,
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "GET /v1/apps attempt 1 failed (503)" in text
     assert "token-value-123" not in text and "client-secret-456" not in text
+
+
+def test_with_headers_carries_every_field_over() -> None:
+    import attrs
+
+    from mp_async import Request
+
+    values = {
+        "method": "POST",
+        "url": "https://api.mparticle.com/x",
+        "params": {"a": "1"},
+        "headers": {"X-Old": "1"},
+        "body": b"{}",
+        "bucket": "profile",
+        "timeout": 3.0,
+        "idempotent": True,
+        "secrets": ("s1",),
+    }
+    init_fields = {f.name for f in attrs.fields(Request) if f.init}
+    assert init_fields == set(values), "a new Request field: carry it over in with_headers"
+    copy = Request(**values).with_headers({"X-New": "2"}, secrets=("s2",))
+    for name, value in values.items():
+        if name not in ("headers", "secrets"):
+            assert getattr(copy, name) == value, name
+    assert copy.headers == {"X-Old": "1", "X-New": "2"}
+    assert copy.secrets == ("s1", "s2")
