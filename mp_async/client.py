@@ -47,6 +47,7 @@ class MParticle:
         max_connections: int = 100,
         ssl: ssl_module.SSLContext | bool = True,
         session: Session | None = None,
+        rate_limit: float | Mapping[str, float] | None = None,
     ) -> None:
         self.hosts = hosts or Hosts.us1()
         self.workspace = workspace
@@ -60,6 +61,7 @@ class MParticle:
                 "timeout": timeout != DEFAULT_TIMEOUT,
                 "max_connections": max_connections != 100,
                 "ssl": ssl is not True,
+                "rate_limit": rate_limit is not None,
             }
             ignored = [name for name, set_ in given.items() if set_]
             if ignored:
@@ -68,7 +70,11 @@ class MParticle:
                     "Session(...) instead"
                 )
         self.session = session or Session(
-            retry=retry, timeout=timeout, max_connections=max_connections, ssl=ssl
+            retry=retry,
+            timeout=timeout,
+            max_connections=max_connections,
+            ssl=ssl,
+            rate_limit=rate_limit,
         )
 
     @classmethod

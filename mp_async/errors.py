@@ -168,11 +168,20 @@ class UnprocessableEntity(APIError):
 
 
 class RateLimited(APIError):
-    """429: throttled; ``retry_after`` is the wait the server asked for, in seconds, if any."""
+    """429: throttled; ``retry_after`` is the wait the server asked for, in seconds, if any, and
+    ``limit_exceeded`` the limit it named (``X-mp-rate-limit-exceeded``), if it did."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        limit_exceeded: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        self.limit_exceeded = limit_exceeded
 
 
 class ServerError(APIError):
@@ -262,6 +271,7 @@ def error_for_status(
     path: str,
     body: bytes,
     retry_after: float | None = None,
+    limit_exceeded: str | None = None,
 ) -> APIError:
     """The typed error for a reply with a non-success ``status``."""
     cls: type[APIError]
@@ -288,5 +298,7 @@ def error_for_status(
         "body_excerpt": excerpt(body),
     }
     if cls is RateLimited:
-        return RateLimited(message, retry_after=retry_after, **kwargs)
+        return RateLimited(
+            message, retry_after=retry_after, limit_exceeded=limit_exceeded, **kwargs
+        )
     return cls(message, **kwargs)

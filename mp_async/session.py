@@ -14,7 +14,7 @@ import random
 import ssl as ssl_module
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
 import aiohttp
@@ -33,6 +33,7 @@ from .errors import (
     error_for_status,
     redact,
 )
+from .ratelimit import AdaptiveRateLimiter, RateLimiter
 from .request import Request, Response
 from .retry import Failure, RetryPolicy, parse_retry_after, retry_waits, should_retry
 
@@ -78,6 +79,8 @@ class Session:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        rate_limit: float | Mapping[str, float] | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if isinstance(timeout, bool) or not 0 < timeout < math.inf:
             raise InvalidRequest(
@@ -95,6 +98,12 @@ class Session:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
+        #: Paces each rate-limit bucket under the limit it learns (or ``rate_limit``).
+        self.rate_limiter: RateLimiter = (
+            rate_limiter
+            if rate_limiter is not None
+            else AdaptiveRateLimiter(rate_limit, clock=clock)
+        )
         # rate-limit bucket -> monotonic time at which its gate opens again (after a 429)
         self._gates: dict[str, float] = {}
         # Requests in flight in any task (a background token refresh among them), so that
@@ -184,6 +193,9 @@ class Session:
         while True:
             if self._gates:
                 await self._wait_at_gate(request, deadline)
+            pace = self.rate_limiter.reserve(request.bucket, deadline)
+            if pace:
+                await self._pause(pace, f"{request.method} {request.path}")
             sent = await auth.apply(request, self) if auth is not None else request
             error: MParticleError
             try:
@@ -193,6 +205,7 @@ class Session:
             except TransportError as exc:
                 error, failure = exc, Failure(None, sent=exc.request_sent)
             else:
+                self.rate_limiter.on_reply(request.bucket, status, _percentage_used(headers))
                 if body:
                     # Nothing a reply quotes back of our credentials reaches an error or a log.
                     body = redact(body, sent.credentials())
@@ -202,7 +215,14 @@ class Session:
                     parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None
                 )
                 api_error = error_for_status(
-                    status, method=sent.method, path=sent.path, body=body, retry_after=retry_after
+                    status,
+                    method=sent.method,
+                    path=sent.path,
+                    body=body,
+                    retry_after=retry_after,
+                    limit_exceeded=headers.get("X-mp-rate-limit-exceeded")
+                    if status == 429
+                    else None,
                 )
                 if status == 401 and not refreshed_after_401 and _invalidated(auth, sent):
                     # A stale token: fetch a fresh one and try at once; not counted as a retry.
@@ -347,6 +367,17 @@ class Session:
         opens_at = self._clock() + seconds
         if opens_at > self._gates.get(bucket, 0.0):
             self._gates[bucket] = opens_at
+
+
+def _percentage_used(headers: CIMultiDictProxy[str]) -> float | None:
+    """``X-mp-rate-limit-percentage-used``, mParticle's warning before it throttles."""
+    value = headers.get("X-mp-rate-limit-percentage-used")
+    if value is None:
+        return None
+    try:
+        return float(value.strip().rstrip("%"))
+    except ValueError:
+        return None
 
 
 def _invalidated(auth: AuthStrategy | None, sent: Request) -> bool:

@@ -1,0 +1,307 @@
+"""Goodput at the server's limit: lookups/s that succeed against a server throttling at R/s.
+
+A small server in its own process enforces a token bucket of R requests/s (burst R/5) on the
+Profile API's GET and answers 429 with ``Retry-After: 1`` above it, optionally after an added
+latency. In the same run, N lookups go through:
+
+- ``mp_async``: ``mp.profiles.get_many`` with the adaptive rate control (the default);
+- ``naive``: raw aiohttp that sleeps ``Retry-After`` and retries each 429 (the usual client);
+- ``paced``: raw aiohttp paced exactly at R (the physical limit, knowing R).
+
+For each it prints goodput / R, 429s per success, p50/p99 latency per lookup and lookups lost.
+``--step`` runs mp_async alone while the server's R halves and later doubles, printing the
+learned rate over time.
+
+    python benchmarks/throttled.py                    # R = 15, 50, 200; 0 and 20 ms; c = 32, 64
+    python benchmarks/throttled.py --quick            # R = 50, 0 ms, c = 32
+    python benchmarks/throttled.py --step --rate 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from mp_async import Hosts, MParticle, MParticleError, Workspace
+from mp_async.auth import OAuthClientCredentials
+
+WORKSPACE = Workspace(1, 2, 3)
+PROFILE = "/userprofile/v1/1/2/3/{mpid}"
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+def serve(port: int, rate: float, latency: float) -> None:
+    """A token bucket of ``rate`` requests/s (burst rate/5) in front of a profile lookup."""
+    bucket = {"rate": rate, "tokens": max(1.0, rate / 5), "at": time.monotonic()}
+    stats = {"ok": 0, "throttled": 0}
+
+    async def token(request: web.Request) -> web.Response:
+        return web.json_response({"access_token": "t", "expires_in": 28800})
+
+    async def lookup(request: web.Request) -> web.Response:
+        now = time.monotonic()
+        burst = max(1.0, bucket["rate"] / 5)
+        bucket["tokens"] = min(burst, bucket["tokens"] + (now - bucket["at"]) * bucket["rate"])
+        bucket["at"] = now
+        if bucket["tokens"] < 1.0:
+            stats["throttled"] += 1
+            return web.json_response({"errors": []}, status=429, headers={"Retry-After": "1"})
+        bucket["tokens"] -= 1.0
+        stats["ok"] += 1
+        if latency:
+            await asyncio.sleep(latency)
+        return web.json_response({"mpid": int(request.match_info["mpid"])})
+
+    async def control(request: web.Request) -> web.Response:
+        if "rate" in request.query:
+            bucket["rate"] = float(request.query["rate"])
+        if "reset" in request.query:
+            stats.update(ok=0, throttled=0)
+        return web.json_response(stats)
+
+    app = web.Application()
+    app.router.add_post("/oauth/token", token)
+    app.router.add_get(PROFILE, lookup)
+    app.router.add_post("/control", control)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(rate: float, latency: float) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), str(rate), str(latency)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise SystemExit("the throttling server did not start")
+
+
+async def control(base: str, **query: Any) -> dict[str, int]:
+    async with aiohttp.ClientSession() as http, http.post(f"{base}/control", params=query) as r:
+        return dict(await r.json())
+
+
+# --- the clients ----------------------------------------------------------------------------
+
+
+async def via_mp_async(base: str, mpids: list[int], concurrency: int) -> list[float | None]:
+    """Latency of each lookup (None if it failed), through ``mp.profiles.get`` on
+    ``concurrency`` workers: ``get_many``'s own shape, with each lookup timed."""
+    latencies: list[float | None] = []
+    queue = iter(mpids)
+    async with MParticle(
+        oauth=OAuthClientCredentials("id", "secret"),
+        workspace=WORKSPACE,
+        hosts=Hosts.local(base),
+        max_connections=concurrency,
+    ) as mp:
+
+        async def worker() -> None:
+            for mpid in queue:
+                t = time.monotonic()
+                try:
+                    await mp.profiles.get(mpid, fields="user_attributes")
+                except MParticleError:
+                    latencies.append(None)
+                else:
+                    latencies.append(time.monotonic() - t)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def via_naive(base: str, mpids: list[int], concurrency: int) -> list[float | None]:
+    latencies: list[float | None] = []
+    queue = iter(mpids)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
+        async def worker() -> None:
+            for mpid in queue:
+                t = time.monotonic()
+                for _ in range(100):
+                    async with http.get(base + PROFILE.format(mpid=mpid)) as r:
+                        await r.read()
+                        if r.status == 200:
+                            latencies.append(time.monotonic() - t)
+                            break
+                        await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                else:
+                    latencies.append(None)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def via_paced(
+    base: str, mpids: list[int], concurrency: int, rate: float
+) -> list[float | None]:
+    latencies: list[float | None] = []
+    queue = iter(mpids)
+    next_slot = time.monotonic()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+
+        async def worker() -> None:
+            nonlocal next_slot
+            for mpid in queue:
+                t = time.monotonic()
+                ok = False
+                while not ok:
+                    slot = max(next_slot, time.monotonic())
+                    next_slot = slot + 1.0 / rate
+                    await asyncio.sleep(max(0.0, slot - time.monotonic()))
+                    async with http.get(base + PROFILE.format(mpid=mpid)) as r:
+                        await r.read()
+                        ok = r.status == 200
+                latencies.append(time.monotonic() - t)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+async def cell(rate: float, latency_ms: float, concurrency: int, seconds: float) -> None:
+    count = max(60, int(rate * seconds))
+    mpids = list(range(1, count + 1))
+    peers = {
+        "mp_async": lambda b: via_mp_async(b, mpids, concurrency),
+        "naive": lambda b: via_naive(b, mpids, concurrency),
+        "paced at R": lambda b: via_paced(b, mpids, concurrency, rate),
+    }
+    print(
+        f"\nR = {rate:g}/s, server latency {latency_ms:g} ms, concurrency {concurrency}, N = {count}"
+    )
+    print(
+        f"  {'peer':<11} {'goodput/R':>9} {'429/success':>11} {'p50 ms':>8} {'p99 ms':>8} {'lost':>5}"
+    )
+    for name, run in peers.items():
+        server, base = start(rate, latency_ms / 1000)
+        try:
+            await asyncio.sleep(1.2)  # let the bucket fill as it would on a quiet server
+            await control(base, reset=1)
+            t0 = time.monotonic()
+            latencies = await run(base)
+            elapsed = time.monotonic() - t0
+            stats = await control(base)
+        finally:
+            server.terminate()
+            server.wait()
+        ok = [x for x in latencies if x is not None]
+        goodput = len(ok) / elapsed / rate
+        per_success = stats["throttled"] / max(1, stats["ok"])
+        print(
+            f"  {name:<11} {goodput:>9.2f} {per_success:>11.3f} "
+            f"{statistics.median(ok) * 1000:>8.0f} {percentile(ok, 0.99) * 1000:>8.0f} "
+            f"{count - len(ok):>5}"
+        )
+
+
+async def step(rate: float, seconds: float) -> None:
+    server, base = start(rate, 0.0)
+    samples: list[tuple[float, float | None, float]] = []
+    try:
+        await asyncio.sleep(1.2)
+        async with MParticle(
+            oauth=OAuthClientCredentials("id", "secret"),
+            workspace=WORKSPACE,
+            hosts=Hosts.local(base),
+        ) as mp:
+            limiter = mp.session.rate_limiter
+            t0 = time.monotonic()
+            server_rate = rate
+
+            async def sample() -> None:
+                nonlocal server_rate
+                while True:
+                    await asyncio.sleep(0.5)
+                    t = time.monotonic() - t0
+                    if t > seconds / 3 and server_rate == rate:
+                        server_rate = rate / 2
+                        await control(base, rate=str(server_rate))
+                    elif t > 2 * seconds / 3 and server_rate == rate / 2:
+                        server_rate = rate
+                        await control(base, rate=str(server_rate))
+                    samples.append((t, limiter.rate("profile"), server_rate))  # type: ignore[attr-defined]
+
+            sampler = asyncio.ensure_future(sample())
+            count = int(rate * seconds)
+            lost = 0
+            async for result in mp.profiles.get_many(range(1, count + 1), concurrency=32):
+                lost += not result.ok
+                if time.monotonic() - t0 > seconds:
+                    break
+            sampler.cancel()
+    finally:
+        server.terminate()
+        server.wait()
+    print(
+        f"\nstep change: the server's R = {rate:g}, halved at {seconds / 3:.0f} s, back at {2 * seconds / 3:.0f} s"
+    )
+    print("  time s   server R   learned rate")
+    for t, learned, server_rate in samples[::2]:
+        print(
+            f"  {t:>6.1f}   {server_rate:>8.1f}   {learned if learned is None else round(learned, 1)}"
+        )
+    print(f"  lookups lost: {lost}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--step", action="store_true")
+    parser.add_argument("--rate", type=float, nargs="+", default=[15, 50, 200])
+    parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 20])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--seconds", type=float, default=12.0, help="length of each run at R")
+    args = parser.parse_args()
+    if args.serve:
+        port, rate, latency = args.serve
+        serve(int(port), float(rate), float(latency))
+        return
+    print(f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}")
+    if args.step:
+        asyncio.run(step(args.rate[0], max(args.seconds, 30.0)))
+        return
+    if args.quick:
+        args.rate, args.latency_ms, args.concurrency = [50], [0], [32]
+    for rate in args.rate:
+        for latency in args.latency_ms:
+            for concurrency in args.concurrency:
+                asyncio.run(cell(rate, latency, concurrency, args.seconds))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Client-side rate control: the pure parts on a fake clock, and convergence over the wire."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FakeTime, client_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mp_async import InvalidRequest, RateLimited, RetryPolicy
+from mp_async.emulator import Emulator
+from mp_async.ratelimit import BETA, AdaptiveRateLimiter, K
+
+
+def limiter(**kwargs: object) -> tuple[AdaptiveRateLimiter, FakeTime]:
+    fake = FakeTime()
+    return AdaptiveRateLimiter(clock=fake.clock, **kwargs), fake  # type: ignore[arg-type]
+
+
+def successes(lim: AdaptiveRateLimiter, fake: FakeTime, count: int, per_second: float) -> None:
+    for _ in range(count):
+        fake.now += 1.0 / per_second
+        lim.on_reply("profile", 200, None)
+
+
+def test_with_no_limit_known_nothing_is_paced() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 1000, 10_000)
+    assert lim.rate("profile") is None
+    assert all(lim.reserve("profile", fake.now + 1) == 0.0 for _ in range(1000))
+
+
+def test_a_429_starts_pacing_below_what_got_through() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 40, 40)  # 40 successes over the last second
+    lim.on_reply("profile", 429, None)
+    assert lim.rate("profile") == pytest.approx(40 * BETA)
+
+
+def test_one_wave_of_429s_counts_once() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 40, 40)
+    for _ in range(32):  # every request in flight at the overshoot
+        lim.on_reply("profile", 429, None)
+    assert lim.rate("profile") == pytest.approx(40 * BETA)
+
+
+def test_slow_start_doubles_every_second_until_the_next_429() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 10, 10)
+    lim.on_reply("profile", 429, None)
+    first = lim.rate("profile")
+    assert first is not None
+    fake.now += 1.0
+    lim.on_reply("profile", 200, None)
+    assert lim.rate("profile") == pytest.approx(first * 2, rel=1e-6)
+
+
+def test_after_a_429_the_rate_climbs_back_to_where_it_bit_in_k_seconds() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 10, 10)
+    lim.on_reply("profile", 429, None)  # first 429: slow start
+    successes(lim, fake, 50, 50)
+    lim.on_reply("profile", 429, None)  # the limit, measured: about 50/s
+    assert lim.rate("profile") == pytest.approx(50 * BETA, rel=0.05)
+    fake.now += K / 2
+    lim.on_reply("profile", 200, None)
+    halfway = lim.rate("profile")
+    assert halfway is not None and 51 * BETA < halfway < 51  # 51 got through in that second
+    fake.now += K / 2
+    lim.on_reply("profile", 200, None)
+    assert lim.rate("profile") == pytest.approx(50, rel=0.03)  # flat around the limit
+    fake.now += K
+    lim.on_reply("profile", 200, None)
+    assert lim.rate("profile") > 50  # then probing above it  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("percentage", "change"),
+    [(50.0, "grows"), (90.0, "holds"), (99.0, "holds"), (100.0, "eases"), (150.0, "eases")],
+)
+def test_percentage_used_eases_off_before_the_server_refuses(
+    percentage: float, change: str
+) -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 50, 50)
+    lim.on_reply("profile", 429, None)
+    successes(lim, fake, 50, 50)
+    lim.on_reply("profile", 429, None)  # a limit learned: about 50/s, paced below it
+    before = lim.rate("profile")
+    assert before is not None
+    fake.now += 1.0
+    lim.on_reply("profile", 200, percentage)
+    after = lim.rate("profile")
+    assert after is not None
+    assert {"grows": after > before, "holds": after == before, "eases": after < before}[change]
+
+
+def test_a_given_rate_limit_paces_from_the_start_and_caps_learning() -> None:
+    lim, fake = limiter(rate_limit=15.0)
+    assert lim.rate("profile") == 15.0
+    waits = [lim.reserve("profile", fake.now + 100) for _ in range(16)]
+    assert waits[0] == 0.0 and waits[1] == 0.0  # one interval of burst
+    assert waits[-1] == pytest.approx(14 / 15)
+    fake.now += 60
+    successes(lim, fake, 100, 15)
+    assert lim.rate("profile") == 15.0
+
+
+def test_per_bucket_limits() -> None:
+    lim, _ = limiter(rate_limit={"profile": 15.0, "events": 270.0})
+    assert (lim.rate("profile"), lim.rate("events"), lim.rate("identity")) == (15.0, 270.0, None)
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "15"])
+def test_a_rate_limit_that_is_not_a_positive_number_is_refused(bad: object) -> None:
+    with pytest.raises(InvalidRequest, match="rate_limit"):
+        AdaptiveRateLimiter(bad)  # type: ignore[arg-type]
+
+
+def test_a_slot_past_the_callers_deadline_raises_at_once() -> None:
+    lim, fake = limiter(rate_limit=1.0)
+    lim.reserve("profile", fake.now + 10)
+    lim.reserve("profile", fake.now + 10)
+    with pytest.raises(RateLimited):
+        lim.reserve("profile", fake.now + 0.5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rate=st.floats(min_value=1.0, max_value=500.0),
+    callers=st.integers(min_value=1, max_value=300),
+    window=st.floats(min_value=0.5, max_value=10.0),
+)
+def test_permits_in_any_window_never_exceed_rate_times_window_plus_one(
+    rate: float, callers: int, window: float
+) -> None:
+    lim, fake = limiter(rate_limit=rate)
+    start = fake.now
+    sends = sorted(start + lim.reserve("profile", start + 1e9) for _ in range(callers))
+    for i, first in enumerate(sends):
+        inside = sum(1 for t in sends[i:] if t < first + window)
+        assert inside <= rate * window + 2  # the burst tolerance of one interval, and rounding
+
+
+async def test_a_throttling_emulator_is_followed_without_a_lost_lookup(emulator: Emulator) -> None:
+    emulator.faults.throttle_rate = 100  # 429 above 100 requests/s, Retry-After to the window
+    mpids = emulator.seeded_mpids
+    async with client_for(emulator, retry=RetryPolicy(max_attempts=8, backoff_base=0.05)) as mp:
+        results = [r async for r in mp.profiles.get_many(mpids * 2, concurrency=32)]
+        learned = mp.session.rate_limiter.rate("profile")  # type: ignore[attr-defined]
+    assert all(r.ok for r in results)
+    assert learned is not None and learned < 200
