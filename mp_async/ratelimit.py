@@ -12,7 +12,8 @@ become rare:
 - **First 429**: pace at ``BETA`` times the successes of the last ``WINDOW`` second, then double
   the rate every second (slow start) until the next 429.
 - **Every later 429**: ``r_max`` becomes the rate that was getting through (successes over the
-  last second), the pace drops to ``BETA * r_max``, and climbs back along
+  last second; never above the pace that overshot, never below half of it, as a second of
+  silence at the gate is not a measure of the limit), the pace drops to ``BETA * r_max``, and climbs back along
   ``r_max * (1 + (1 - BETA) * ((t - t_429) / K - 1) ** 3)``: concave up to ``r_max`` in ``K``
   seconds, flat around it (where the server's limit is), then probing above it ever faster, so
   a raised limit is found too. One wave of 429s (every request in flight at the overshoot)
@@ -177,11 +178,16 @@ class AdaptiveRateLimiter:
         if now - state.last_decrease < gap:
             return  # the same overshoot: one wave of 429s counts once
         got_through = max(MIN_RATE, len(state.successes) / WINDOW)
-        if current is not None:
-            state.r_max = got_through  # the limit, as measured where it bit
+        if current is None:
+            limit = got_through
+        else:
+            # The limit is at most the pace that overshot it; what got through over the last
+            # second measures it, unless that second was mostly silence (a gate): then halve.
+            limit = min(current, max(got_through, current / 2))
+            state.r_max = limit
         state.last_decrease = now
         cap = self._cap(bucket)
-        rate = max(MIN_RATE, got_through * BETA)
+        rate = max(MIN_RATE, limit * BETA)
         state.tat = max(state.tat, now)
         self._set(bucket, state, rate if cap is None else min(rate, cap), now)
 

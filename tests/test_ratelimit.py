@@ -30,6 +30,18 @@ def test_with_no_limit_known_nothing_is_paced() -> None:
     assert all(lim.reserve("profile", fake.now + 1) == 0.0 for _ in range(1000))
 
 
+def test_a_second_of_silence_is_not_taken_for_the_limit() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 40, 40)
+    lim.on_reply("profile", 429, None)
+    successes(lim, fake, 200, 40)  # slow start: the pace passes 40/s
+    paced = lim.rate("profile")
+    assert paced is not None and paced > 40
+    fake.now += 5.0  # then nothing got through for a while (a gate)
+    lim.on_reply("profile", 429, None)
+    assert lim.rate("profile") == pytest.approx(paced / 2 * BETA)
+
+
 def test_a_429_starts_pacing_below_what_got_through() -> None:
     lim, fake = limiter()
     successes(lim, fake, 40, 40)  # 40 successes over the last second
@@ -59,8 +71,8 @@ def test_slow_start_doubles_every_second_until_the_next_429() -> None:
 def test_after_a_429_the_rate_climbs_back_to_where_it_bit_in_k_seconds() -> None:
     lim, fake = limiter()
     successes(lim, fake, 10, 10)
-    lim.on_reply("profile", 429, None)  # first 429: slow start
-    successes(lim, fake, 50, 50)
+    lim.on_reply("profile", 429, None)  # first 429: slow start from 9/s ...
+    successes(lim, fake, 150, 50)  # ... past the server's 50/s in three seconds
     lim.on_reply("profile", 429, None)  # the limit, measured: about 50/s
     assert lim.rate("profile") == pytest.approx(50 * BETA, rel=0.05)
     fake.now += K / 2
@@ -85,7 +97,7 @@ def test_percentage_used_eases_off_before_the_server_refuses(
     lim, fake = limiter()
     successes(lim, fake, 50, 50)
     lim.on_reply("profile", 429, None)
-    successes(lim, fake, 50, 50)
+    successes(lim, fake, 150, 50)
     lim.on_reply("profile", 429, None)  # a limit learned: about 50/s, paced below it
     before = lim.rate("profile")
     assert before is not None
