@@ -253,7 +253,7 @@ async def step(rate: float, seconds: float) -> None:
                     elif t > 2 * seconds / 3 and server_rate == rate / 2:
                         server_rate = rate
                         await control(base, rate=str(server_rate))
-                    samples.append((t, limiter.rate("profile"), server_rate))  # type: ignore[attr-defined]
+                    samples.append((t, limiter.rate("profile"), server_rate))
 
             sampler = asyncio.ensure_future(sample())
             count = int(rate * seconds)

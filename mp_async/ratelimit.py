@@ -67,6 +67,9 @@ class RateLimiter(Protocol):
     def on_reply(self, bucket: str, status: int, percentage_used: float | None) -> None:
         """Learn from a reply's status (and its ``X-mp-rate-limit-percentage-used``)."""
 
+    def rate(self, bucket: str) -> float | None:
+        """The pace of ``bucket`` now, in requests/s (None: not paced)."""
+
 
 @attrs.define
 class _Bucket:

@@ -211,19 +211,6 @@ class Session:
                     body = redact(body, sent.credentials())
                 if 200 <= status < 300:
                     return Response(status, headers, body, request.method, sent.path)
-                retry_after = (
-                    parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None
-                )
-                api_error = error_for_status(
-                    status,
-                    method=sent.method,
-                    path=sent.path,
-                    body=body,
-                    retry_after=retry_after,
-                    limit_exceeded=headers.get("X-mp-rate-limit-exceeded")
-                    if status == 429
-                    else None,
-                )
                 if status == 401 and not refreshed_after_401 and _invalidated(auth, sent):
                     # A stale token: fetch a fresh one and try at once; not counted as a retry.
                     refreshed_after_401 = True
@@ -231,7 +218,7 @@ class Session:
                         "%s %s -> 401; retrying with fresh credentials", sent.method, sent.path
                     )
                     continue
-                error, failure = api_error, Failure(status, retry_after)
+                error, failure = _reply_failure(sent, status, headers, body)
             attempts += 1
             if failure.status == 429 and failure.retry_after is not None:
                 # Close the gate for every caller first, even when this one gives up below:
@@ -367,6 +354,22 @@ class Session:
         opens_at = self._clock() + seconds
         if opens_at > self._gates.get(bucket, 0.0):
             self._gates[bucket] = opens_at
+
+
+def _reply_failure(
+    sent: Request, status: int, headers: CIMultiDictProxy[str], body: bytes
+) -> tuple[MParticleError, Failure]:
+    """The typed error for a reply that is not a success, and what it tells the retry rules."""
+    retry_after = parse_retry_after(headers.get("Retry-After")) if status in (429, 503) else None
+    error = error_for_status(
+        status,
+        method=sent.method,
+        path=sent.path,
+        body=body,
+        retry_after=retry_after,
+        limit_exceeded=headers.get("X-mp-rate-limit-exceeded") if status == 429 else None,
+    )
+    return error, Failure(status, retry_after)
 
 
 def _percentage_used(headers: CIMultiDictProxy[str]) -> float | None:

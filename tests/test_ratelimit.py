@@ -160,6 +160,39 @@ async def test_a_throttling_emulator_is_followed_without_a_lost_lookup(emulator:
     mpids = emulator.seeded_mpids
     async with client_for(emulator, retry=RetryPolicy(max_attempts=8, backoff_base=0.05)) as mp:
         results = [r async for r in mp.profiles.get_many(mpids * 2, concurrency=32)]
-        learned = mp.session.rate_limiter.rate("profile")  # type: ignore[attr-defined]
+        learned = mp.session.rate_limiter.rate("profile")
     assert all(r.ok for r in results)
     assert learned is not None and learned < 200
+
+
+async def test_the_limit_the_server_names_is_on_rate_limited(mocked) -> None:
+    from conftest import StaticBearer
+
+    from mp_async import Session, Workspace
+    from mp_async.api.profiles import ProfileAPI
+
+    url = "https://api.mparticle.com/userprofile/v1/1/2/3/42?fields=user_attributes"
+    mocked.get(
+        url,
+        status=429,
+        headers={"Retry-After": "3600", "X-mp-rate-limit-exceeded": "profile-api-account"},
+    )
+    async with Session() as session:
+        api = ProfileAPI(session, StaticBearer(), Workspace(1, 2, 3))
+        with pytest.raises(RateLimited) as caught:
+            await api.get(42, fields="user_attributes")
+    assert caught.value.limit_exceeded == "profile-api-account"
+
+
+async def test_percentage_used_on_a_reply_reaches_the_rate_controller(mocked) -> None:
+    from conftest import StaticBearer
+
+    from mp_async import Session, Workspace
+    from mp_async.api.profiles import ProfileAPI
+
+    url = "https://api.mparticle.com/userprofile/v1/1/2/3/42?fields=user_attributes"
+    mocked.get(url, payload={"mpid": 42}, headers={"X-mp-rate-limit-percentage-used": "120"})
+    async with Session(rate_limit=20.0) as session:
+        api = ProfileAPI(session, StaticBearer(), Workspace(1, 2, 3))
+        await api.get(42, fields="user_attributes")
+        assert session.rate_limiter.rate("profile") == pytest.approx(20.0 * 0.9)
