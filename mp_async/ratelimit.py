@@ -12,8 +12,8 @@ become rare:
 - **First 429**: pace at ``BETA`` times the successes of the last ``WINDOW`` second, then double
   the rate every second (slow start) until the next 429.
 - **Every later 429**: ``r_max`` becomes the rate that was getting through (successes over the
-  last second; never above the pace that overshot, never below half of it, as a second of
-  silence at the gate is not a measure of the limit), the pace drops to ``BETA * r_max``, and climbs back along
+  last second, never above the pace that overshot; half that pace if the second was mostly
+  silence at the gate, which measures nothing), the pace drops to ``BETA * r_max``, and climbs back along
   ``r_max * (1 + (1 - BETA) * ((t - t_429) / K - 1) ** 3)``: concave up to ``r_max`` in ``K``
   seconds, flat around it (where the server's limit is), then probing above it ever faster, so
   a raised limit is found too. One wave of 429s (every request in flight at the overshoot)
@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import attrs
@@ -48,6 +48,7 @@ log = logging.getLogger("mp_async")
 BETA = 0.9
 EASE = 0.9
 K = 8.0
+HORIZON = 0.25
 MIN_DECREASE_GAP = 0.5
 MIN_RATE = 0.5
 WINDOW = 1.0
@@ -56,13 +57,15 @@ WINDOW = 1.0
 class RateLimiter(Protocol):
     """What the Session asks before each attempt and tells after each reply.
 
-    ``reserve`` does not sleep: it returns the wait, and the Session sleeps it (so that closing
-    the Session cuts the wait short, as it does every other).
+    ``acquire`` sleeps with the Session's ``pause``, so that closing the Session cuts the wait
+    short, as it does every other.
     """
 
-    def reserve(self, bucket: str, deadline: float) -> float:
-        """Reserve a permit to send in ``bucket``: the seconds to wait for it (0.0: send now).
-        Raise ``RateLimited`` if it would come after ``deadline`` (a monotonic time)."""
+    async def acquire(
+        self, bucket: str, deadline: float, pause: Callable[[float], Awaitable[None]]
+    ) -> None:
+        """Wait (with ``pause``) for a permit to send in ``bucket``; raise ``RateLimited`` if it
+        would come after ``deadline`` (a monotonic time)."""
 
     def on_reply(self, bucket: str, status: int, percentage_used: float | None) -> None:
         """Learn from a reply's status (and its ``X-mp-rate-limit-percentage-used``)."""
@@ -127,25 +130,33 @@ class AdaptiveRateLimiter:
             state = self._buckets[bucket] = _Bucket(rate=cap, r_max=cap, last_decrease=-K)
         return state
 
-    def reserve(self, bucket: str, deadline: float) -> float:
-        """This bucket's next free slot, as seconds to wait (none while no limit is known)."""
+    async def acquire(
+        self, bucket: str, deadline: float, pause: Callable[[float], Awaitable[None]]
+    ) -> None:
+        """Wait for this bucket's next free slot (none to wait for while no limit is known).
+
+        A slot is reserved only within ``HORIZON`` of now; a caller further back waits in
+        steps of ``HORIZON`` and asks again, so a rate that rises meanwhile is used at once.
+        """
         state = self._buckets.get(bucket) or self._state(bucket)
-        rate = state.rate
-        if rate is None:
-            return 0.0
-        now = self._clock()
-        interval = 1.0 / rate
-        start = max(state.tat, now)
-        wait = start - interval - now  # a burst tolerance of one interval
-        if wait > 0 and now + wait > deadline:
-            raise RateLimited(
-                f"paced at {rate:.1f} requests/s, the {bucket} bucket has no slot before this "
-                "call's max_elapsed",
-                status=429,
-                retry_after=wait,
-            )
-        state.tat = start + interval  # reserved before the wait: waiters never share a slot
-        return max(wait, 0.0)
+        while state.rate is not None:
+            now = self._clock()
+            interval = 1.0 / state.rate
+            start = max(state.tat, now)
+            wait = start - interval - now  # a burst tolerance of one interval
+            if wait > 0 and now + wait > deadline:
+                raise RateLimited(
+                    f"paced at {state.rate:.1f} requests/s, the {bucket} bucket has no slot "
+                    "before this call's max_elapsed",
+                    status=429,
+                    retry_after=wait,
+                )
+            if wait <= HORIZON:
+                state.tat = start + interval  # reserved before the wait: no two share a slot
+                if wait > 0:
+                    await pause(wait)
+                return
+            await pause(HORIZON)
 
     def on_reply(self, bucket: str, status: int, percentage_used: float | None) -> None:
         """429: cut the rate; success: climb back (or ease off when the server warns)."""
@@ -180,13 +191,17 @@ class AdaptiveRateLimiter:
         gap = MIN_DECREASE_GAP if current is None else max(MIN_DECREASE_GAP, 2.0 / current)
         if now - state.last_decrease < gap:
             return  # the same overshoot: one wave of 429s counts once
-        got_through = max(MIN_RATE, len(state.successes) / WINDOW)
+        successes = state.successes
+        while successes and successes[0] < now - WINDOW:
+            successes.popleft()
+        got_through = max(MIN_RATE, len(successes) / WINDOW)
         if current is None:
             limit = got_through
         else:
-            # The limit is at most the pace that overshot it; what got through over the last
-            # second measures it, unless that second was mostly silence (a gate): then halve.
-            limit = min(current, max(got_through, current / 2))
+            # What got through over the last second measures the limit (never above the pace
+            # that overshot it), unless that second was mostly silence (a gate): then halve.
+            measured = bool(successes) and now - successes[0] >= WINDOW / 2
+            limit = min(current, got_through) if measured else current / 2
             state.r_max = limit
         state.last_decrease = now
         cap = self._cap(bucket)

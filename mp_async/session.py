@@ -193,9 +193,9 @@ class Session:
         while True:
             if self._gates:
                 await self._wait_at_gate(request, deadline)
-            pace = self.rate_limiter.reserve(request.bucket, deadline)
-            if pace:
-                await self._pause(pace, f"{request.method} {request.path}")
+            limiter = self.rate_limiter
+            if limiter.rate(request.bucket) is not None:  # nothing to wait for until a limit
+                await limiter.acquire(request.bucket, deadline, self._pace_pause)
             sent = await auth.apply(request, self) if auth is not None else request
             error: MParticleError
             try:
@@ -254,6 +254,9 @@ class Session:
                 delay,
             )
             await self._pause(delay, f"{request.method} {sent.path}")
+
+    async def _pace_pause(self, seconds: float) -> None:
+        await self._pause(seconds, "waiting for a rate-limit slot")
 
     async def _pause(self, seconds: float, what: str) -> None:
         """Sleep ``seconds`` (with the injected sleep), or until ``close()``: then raise."""

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mp_async import InvalidRequest, RateLimited, RetryPolicy
 from mp_async.emulator import Emulator
-from mp_async.ratelimit import BETA, AdaptiveRateLimiter, K
+from mp_async.ratelimit import BETA, HORIZON, AdaptiveRateLimiter, K
 
 
 def limiter(**kwargs: object) -> tuple[AdaptiveRateLimiter, FakeTime]:
@@ -23,11 +23,13 @@ def successes(lim: AdaptiveRateLimiter, fake: FakeTime, count: int, per_second: 
         lim.on_reply("profile", 200, None)
 
 
-def test_with_no_limit_known_nothing_is_paced() -> None:
+async def test_with_no_limit_known_nothing_is_paced() -> None:
     lim, fake = limiter()
     successes(lim, fake, 1000, 10_000)
     assert lim.rate("profile") is None
-    assert all(lim.reserve("profile", fake.now + 1) == 0.0 for _ in range(1000))
+    for _ in range(1000):
+        await lim.acquire("profile", fake.now + 1, fake.sleep)
+    assert fake.sleeps == []
 
 
 def test_a_second_of_silence_is_not_taken_for_the_limit() -> None:
@@ -108,12 +110,16 @@ def test_percentage_used_eases_off_before_the_server_refuses(
     assert {"grows": after > before, "holds": after == before, "eases": after < before}[change]
 
 
-def test_a_given_rate_limit_paces_from_the_start_and_caps_learning() -> None:
+async def test_a_given_rate_limit_paces_from_the_start_and_caps_learning() -> None:
     lim, fake = limiter(rate_limit=15.0)
     assert lim.rate("profile") == 15.0
-    waits = [lim.reserve("profile", fake.now + 100) for _ in range(16)]
-    assert waits[0] == 0.0 and waits[1] == 0.0  # one interval of burst
-    assert waits[-1] == pytest.approx(14 / 15)
+    start = fake.now
+    sent = []
+    for _ in range(16):
+        await lim.acquire("profile", fake.now + 100, fake.sleep)
+        sent.append(fake.now - start)
+    assert sent[0] == 0.0 and sent[1] == 0.0  # one interval of burst
+    assert sent[-1] == pytest.approx(14 / 15)  # then one every 1/15 s
     fake.now += 60
     successes(lim, fake, 100, 15)
     assert lim.rate("profile") == 15.0
@@ -130,26 +136,54 @@ def test_a_rate_limit_that_is_not_a_positive_number_is_refused(bad: object) -> N
         AdaptiveRateLimiter(bad)  # type: ignore[arg-type]
 
 
-def test_a_slot_past_the_callers_deadline_raises_at_once() -> None:
+async def test_a_slot_past_the_callers_deadline_raises_at_once() -> None:
     lim, fake = limiter(rate_limit=1.0)
-    lim.reserve("profile", fake.now + 10)
-    lim.reserve("profile", fake.now + 10)
+    await lim.acquire("profile", fake.now + 10, fake.sleep)
+    await lim.acquire("profile", fake.now + 10, fake.sleep)
+    before = list(fake.sleeps)
     with pytest.raises(RateLimited):
-        lim.reserve("profile", fake.now + 0.5)
+        await lim.acquire("profile", fake.now + 0.5, fake.sleep)
+    assert fake.sleeps == before  # it did not wait first
 
 
-@settings(max_examples=60, deadline=None)
+async def test_a_rate_that_rises_is_used_by_callers_already_waiting() -> None:
+    import asyncio
+
+    lim, fake = limiter()
+    successes(lim, fake, 2, 2)
+    lim.on_reply("profile", 429, None)  # paced at about 2/s: a long queue forms
+    waiters = [
+        asyncio.ensure_future(lim.acquire("profile", fake.now + 1e9, fake.sleep)) for _ in range(30)
+    ]
+    await asyncio.sleep(0)
+    lim._buckets["profile"].rate = 1000.0  # the limit turns out far higher
+    await asyncio.gather(*waiters)
+    # Nobody committed to a slot of the old rate (up to 15 s away): each waited in short steps
+    # and took a slot at the new rate.
+    assert max(fake.sleeps) <= HORIZON
+
+
+@settings(max_examples=40, deadline=None)
 @given(
     rate=st.floats(min_value=1.0, max_value=500.0),
-    callers=st.integers(min_value=1, max_value=300),
+    callers=st.integers(min_value=1, max_value=200),
     window=st.floats(min_value=0.5, max_value=10.0),
 )
 def test_permits_in_any_window_never_exceed_rate_times_window_plus_one(
     rate: float, callers: int, window: float
 ) -> None:
+    import asyncio
+
     lim, fake = limiter(rate_limit=rate)
-    start = fake.now
-    sends = sorted(start + lim.reserve("profile", start + 1e9) for _ in range(callers))
+
+    async def send_all() -> list[float]:
+        times = []
+        for _ in range(callers):
+            await lim.acquire("profile", fake.now + 1e9, fake.sleep)
+            times.append(fake.now)
+        return times
+
+    sends = sorted(asyncio.run(send_all()))
     for i, first in enumerate(sends):
         inside = sum(1 for t in sends[i:] if t < first + window)
         assert inside <= rate * window + 2  # the burst tolerance of one interval, and rounding
