@@ -236,3 +236,25 @@ async def test_a_signed_read_only_identify_signs_its_query(mocked) -> None:
         "secret", "key", headers["Date"], "/v1/identify?read_only=true&return_matches=true", body
     )
     assert headers["x-mp-signature"] == with_query["x-mp-signature"]
+
+
+@pytest.mark.parametrize("previous", ["8240373199402373981", 8240373199402373981])
+async def test_the_emulator_takes_previous_mpid_as_text_or_as_a_number(
+    emulator: Emulator, previous: object
+) -> None:
+    # The Swagger spec says a string; mParticle's Android SDK sends a number.
+    state = emulator.state
+    body = json.dumps(
+        {
+            "environment": "production",
+            "previous_mpid": previous,
+            "known_identities": {"email": "n@example.com"},
+        }
+    ).encode()
+    path = "/identity/v1/identify"
+    headers = signed_headers(state.api_secret, state.api_key, iso_date(time.time()), path, body)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{emulator.url}{path}", data=body, headers=headers) as reply,
+    ):
+        assert reply.status == 200

@@ -183,9 +183,13 @@ def _known_identities(document: dict[str, Any]) -> dict[str, str]:
             raise _bad_request(f"{identity_type!r} is not an identity type")
         if not isinstance(value, str) or not value:
             raise _bad_request(f"known_identities[{identity_type!r}] must be a non-empty string")
+    # The identity Swagger spec types previous_mpid as a string (what this client sends);
+    # mParticle's Android SDK sends a JSON number. Both are taken.
     previous = document.get("previous_mpid")
-    if previous is not None and not (isinstance(previous, str) and previous.lstrip("-").isdigit()):
-        raise _bad_request("previous_mpid must be an MPID as a string")
+    as_number = isinstance(previous, int) and not isinstance(previous, bool)
+    as_text = isinstance(previous, str) and previous.lstrip("-").isdigit()
+    if previous is not None and not (as_number or as_text):
+        raise _bad_request("previous_mpid must be an MPID (a string of digits or a number)")
     return known
 
 
