@@ -50,7 +50,7 @@ def test_ctrl_c_stops_a_lookup_with_exit_130_and_its_summary(tmp_path: Path) -> 
     mpids = write_lines(tmp_path / "mpids.txt", [str(m) for m in SEEDED])
     output = tmp_path / "out.jsonl"
     with emulator_thread(profiles=300, seed=0) as emu:
-        emu.faults.latency = 0.02  # 300 lookups, two at a time: three seconds if left alone
+        emu.faults.latency = 0.05  # 300 lookups, two at a time: 7.5 s if left alone
         lookup = process(
             [
                 "profiles",
@@ -85,9 +85,9 @@ def test_ctrl_c_stops_a_lookup_with_exit_130_and_its_summary(tmp_path: Path) -> 
 def test_ctrl_c_during_an_upload_writes_the_failed_file_and_resume_finishes_it(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    source = write_lines(tmp_path / "batches.jsonl", [json.dumps(batch(i)) for i in range(1000)])
+    source = write_lines(tmp_path / "batches.jsonl", [json.dumps(batch(i)) for i in range(2000)])
     with emulator_thread() as emu:
-        emu.faults.latency = 0.1  # ten bulk requests, one at a time: a second if left alone
+        emu.faults.latency = 0.2  # 20 bulk requests, one at a time: four seconds if left alone
         upload = process(
             [
                 "events",
@@ -109,8 +109,8 @@ def test_ctrl_c_during_an_upload_writes_the_failed_file_and_resume_finishes_it(
 
         assert upload.returncode == 130, err
         first = summary_of(err)
-        assert first["interrupted"] is True and 100 <= first["sent"] < 1000
-        assert first["sent"] + first["failed"] == 1000
+        assert first["interrupted"] is True and 100 <= first["sent"] < 2000
+        assert first["sent"] + first["failed"] == 2000
         failed = [
             json.loads(line) for line in Path(first["failed_output"]).read_text().splitlines()
         ]
@@ -128,9 +128,9 @@ def test_ctrl_c_during_an_upload_writes_the_failed_file_and_resume_finishes_it(
         second = summary_of(err)
         # what the server had accepted is skipped; what was in flight at Ctrl-C may go twice
         assert second["skipped"] == first["sent"]
-        assert second["sent"] == 1000 - first["sent"]
+        assert second["sent"] == 2000 - first["sent"]
         delivered = customers(emu)
-        assert len(delivered) == 1000
+        assert len(delivered) == 2000
         # every batch kept one source_request_id, however often it was sent
         assert all(len(ids) == 1 for ids in delivered.values())
         assert all(delivered[c] == ids for c, ids in sent_first.items())

@@ -58,6 +58,7 @@ class BulkRun:
         self._give_up_after = give_up_after
         # A token for the current stretch of failures without any reply; None after a reply.
         self._silence: object | None = None
+        self._silence_timer: asyncio.TimerHandle | None = None
         self._last_transport_error = ""
         self._task: asyncio.Task[None] | None = None
 
@@ -115,7 +116,7 @@ class BulkRun:
         if self._silence is None:
             silence = self._silence = object()
             loop = asyncio.get_running_loop()
-            loop.call_later(self._give_up_after, self._check_silence, silence)
+            self._silence_timer = loop.call_later(self._give_up_after, self._check_silence, silence)
 
     def _check_silence(self, silence: object) -> None:
         if self._silence is silence:
@@ -130,6 +131,9 @@ class BulkRun:
 
     def stop(self, reason: Stop) -> None:
         """Stop the work now, for ``reason`` (the first reason given wins)."""
+        task = self._task
+        if task is None or task.done():
+            return  # the work is over: nothing to stop, and its outcome stands
         if self.stopped is None and not self.interrupted:
             self.stopped = reason
             self._cancel()
@@ -168,6 +172,8 @@ class BulkRun:
         except Stop as stop:
             self.stopped = stop
         finally:
+            if self._silence_timer is not None:
+                self._silence_timer.cancel()
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker

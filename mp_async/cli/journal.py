@@ -118,7 +118,14 @@ class Journal:
 
     def reopen(self) -> None:
         """Append to the journal this one was read from."""
+        cut_off = False
+        with open(self.path, "rb") as file:
+            if file.seek(0, os.SEEK_END):
+                file.seek(-1, os.SEEK_END)
+                cut_off = file.read(1) != b"\n"
         self._file = open(self.path, "a", encoding="utf-8")
+        if cut_off:
+            self._file.write("\n")  # a killed process left half a line: start a new one
 
     def close(self, *, complete: bool) -> None:
         """Close the file; once complete, rewrite it compactly with a ``complete`` line."""

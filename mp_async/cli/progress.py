@@ -145,7 +145,7 @@ class Display:
             console=self._console,
             transient=False,
         )
-        self._task = self._bar.add_task(self.label, total=self.counts.total, stats="")
+        self._task = self._bar.add_task(self.label, total=self.counts.total, stats=self.stats())
         self._bar.start()
 
     def refresh(self) -> None:
