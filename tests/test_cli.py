@@ -453,3 +453,14 @@ def test_a_port_already_taken_is_one_line_not_a_traceback(capsys) -> None:
 def test_an_mpid_that_is_not_digits_is_bad_usage(capsys, mpid: str) -> None:
     code, _, err = run(capsys, "profile", "get", "--emulator", "--", mpid)
     assert code == 2 and "mpid" in err
+
+
+def test_the_recorded_session_shows_rate_eta_retries_and_429s() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    capture = (docs / "cli-lookup-session.txt").read_text(encoding="utf-8")
+    assert (docs / "record_lookup_session.py").exists()  # what refreshes it
+    bars = [line for line in capture.splitlines() if line.startswith("[") and "ETA " in line]
+    assert len(bars) >= 5
+    assert "20,000/20,000" in bars[-1]
+    throttled = [int(line.split("429s ")[1].split()[0].replace(",", "")) for line in bars]
+    assert throttled[-1] > 0 and all("/s  ETA " in line and "retries " in line for line in bars)
