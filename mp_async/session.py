@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
 import aiohttp
+import attrs
 from multidict import CIMultiDictProxy
 
 from .auth.base import AuthStrategy, RefreshableAuth
@@ -37,7 +38,7 @@ from .ratelimit import AdaptiveRateLimiter, RateLimiter
 from .request import Request, Response
 from .retry import Failure, RetryPolicy, parse_retry_after, retry_waits, should_retry
 
-__all__ = ["DEFAULT_TIMEOUT", "Session"]
+__all__ = ["DEFAULT_TIMEOUT", "RetryEvent", "Session"]
 
 log = logging.getLogger("mp_async")
 
@@ -51,6 +52,19 @@ _USER_AGENT = (
     f"mp-async/0.1 aiohttp/{aiohttp.__version__} "
     f"python/{sys.version_info.major}.{sys.version_info.minor}"
 )
+
+
+@attrs.frozen
+class RetryEvent:
+    """One retry the Session decided on: what failed, and how long it waits before the next try."""
+
+    bucket: str  # the rate-limit bucket (the API)
+    method: str
+    path: str
+    attempt: int  # the attempt that failed, from 1
+    status: int | None  # None when no reply came (a transport error)
+    error: str  # the error's class name: "RateLimited", "ConnectError", ...
+    wait: float  # seconds until the next attempt
 
 
 def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
@@ -81,6 +95,7 @@ class Session:
         rng: random.Random | None = None,
         rate_limit: float | Mapping[str, float] | None = None,
         rate_limiter: RateLimiter | None = None,
+        on_retry: Callable[[RetryEvent], object] | None = None,
     ) -> None:
         if isinstance(timeout, bool) or not 0 < timeout < math.inf:
             raise InvalidRequest(
@@ -98,6 +113,7 @@ class Session:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
+        self._on_retry = on_retry  # told of each retry, just before its wait
         #: Paces each rate-limit bucket under the limit it learns (or ``rate_limit``).
         self.rate_limiter: RateLimiter = (
             rate_limiter
@@ -253,6 +269,9 @@ class Session:
                 failure.status or "transport",
                 delay,
             )
+            if self._on_retry is not None:
+                event = (request.bucket, request.method, sent.path, attempts, failure.status)
+                self._on_retry(RetryEvent(*event, type(error).__name__, delay))
             await self._pause(delay, f"{request.method} {sent.path}")
 
     async def _pace_pause(self, seconds: float) -> None:

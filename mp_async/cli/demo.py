@@ -10,8 +10,11 @@ from typing import Any
 import click
 
 from ..emulator import Emulator, Faults
+from ..session import Session
+from .bulk import BulkRun
 from .profiles import lookup_profiles
-from .runtime import print_table, run_async, stderr
+from .progress import Counts, Display
+from .runtime import print_table, progress_mode, run_async, stderr
 
 __all__ = ["demo"]
 
@@ -24,7 +27,13 @@ __all__ = ["demo"]
     show_default=True,
     help="Profiles to seed and look up.",
 )
-@click.option("--concurrency", type=click.IntRange(1, 1024), default=32, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="Lookups in flight at once.",
+)
 @click.option(
     "--failure-rate",
     type=click.FloatRange(0, 0.5),
@@ -32,7 +41,11 @@ __all__ = ["demo"]
     show_default=True,
     help="Share of requests the emulator fails with 503.",
 )
-@click.option("--progress/--no-progress", default=True)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    help="Show progress on stderr (a live bar on a terminal, else a line every 5 s).",
+)
 @run_async
 async def demo(count: int, concurrency: int, failure_rate: float, progress: bool) -> int:
     """The quick start: look up seeded profiles in an in-process emulator that fails some requests."""
@@ -50,23 +63,33 @@ async def demo(count: int, concurrency: int, failure_rate: float, progress: bool
             soft_wrap=True,
         )
         started = time.perf_counter()
+        display = Display("demo", Counts(total=len(mpids)), stderr, mode=progress_mode(progress))
+        run = BulkRun(display, target=emu.url, give_up_after=60.0)
+        records = _Collect()
+        outcomes: Counter[str] = Counter()
         async with MParticle(
             oauth=OAuthClientCredentials(state.client_id, state.client_secret),
             workspace=emu.workspace,
             hosts=emu.hosts,
+            session=Session(on_retry=run.on_retry),
         ) as mp:
-            records = _Collect()
-            outcomes = await lookup_profiles(
-                mp.profiles,
-                iter(mpids),
-                records,
-                total=len(mpids),
-                concurrency=concurrency,
-                fields=(),
-                progress=progress,
-                label="looking up",
+            await run.run(
+                lookup_profiles(
+                    mp.profiles,
+                    iter(mpids),
+                    records,
+                    run,
+                    outcomes,
+                    concurrency=concurrency,
+                    fields=(),
+                )
             )
         elapsed = time.perf_counter() - started
+    if run.exit_code is not None:
+        click.echo(
+            "mp-async: interrupted" if run.interrupted else f"mp-async: {run.stopped}", err=True
+        )
+        return run.exit_code
     countries = Counter(
         str(r["profile"]["user_attributes"].get("$country"))
         for r in records.items
@@ -83,6 +106,7 @@ async def demo(count: int, concurrency: int, failure_rate: float, progress: bool
             ("lookups per second", f"{len(mpids) / elapsed:,.0f}"),
             ("requests the server saw", sum(state.requests.values())),
             ("503s it sent, retried by the client", state.statuses[503]),
+            ("retries the client made", run.counts.retries),
             ("token requests (one, shared)", state.token_requests),
             ("countries", ", ".join(f"{c} {n}" for c, n in countries.most_common(4)) + ", …"),
         ],
