@@ -8,11 +8,15 @@ latency. In the same run, N lookups go through:
 - ``naive``: raw aiohttp that sleeps ``Retry-After`` and retries each 429 (the usual client);
 - ``paced``: raw aiohttp paced exactly at R (the physical limit, knowing R).
 
-For each it prints goodput / R, 429s per success, p50/p99 latency per lookup and lookups lost.
+For each it prints goodput / R, the share of requests answered 429, 429s per success, p50/p99
+latency per lookup and lookups lost. The server sends ``X-mp-rate-limit-percentage-used`` on
+successes as mParticle documents (``--no-warning``: 429s only). Every cell of a peer runs at
+once, each in its own processes (the rates are far below what the machine can do).
 ``--step`` runs mp_async alone while the server's R halves and later doubles, printing the
 learned rate over time.
 
     python benchmarks/throttled.py                    # R = 15, 50, 200; 0 and 20 ms; c = 32, 64
+    python benchmarks/throttled.py --no-warning       # the same, the server warning nothing
     python benchmarks/throttled.py --quick            # R = 50, 0 ms, c = 32
     python benchmarks/throttled.py --step --rate 50
 """
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections import deque
 from typing import Any
 
 import aiohttp
@@ -42,10 +48,13 @@ PROFILE = "/userprofile/v1/1/2/3/{mpid}"
 # --- the server ---------------------------------------------------------------------------
 
 
-def serve(port: int, rate: float, latency: float) -> None:
-    """A token bucket of ``rate`` requests/s (burst rate/5) in front of a profile lookup."""
+def serve(port: int, rate: float, latency: float, warn: bool) -> None:
+    """A token bucket of ``rate`` requests/s (burst rate/5) in front of a profile lookup; with
+    ``warn``, successes carry ``X-mp-rate-limit-percentage-used`` (the share of the limit the
+    last second used) as mParticle's do."""
     bucket = {"rate": rate, "tokens": max(1.0, rate / 5), "at": time.monotonic()}
     stats = {"ok": 0, "throttled": 0}
+    admitted: deque[float] = deque()
 
     async def token(request: web.Request) -> web.Response:
         return web.json_response({"access_token": "t", "expires_in": 28800})
@@ -60,9 +69,16 @@ def serve(port: int, rate: float, latency: float) -> None:
             return web.json_response({"errors": []}, status=429, headers={"Retry-After": "1"})
         bucket["tokens"] -= 1.0
         stats["ok"] += 1
+        headers = {}
+        if warn:
+            admitted.append(now)
+            while admitted[0] <= now - 1.0:
+                admitted.popleft()
+            used = round(100 * len(admitted) / bucket["rate"])
+            headers["X-mp-rate-limit-percentage-used"] = str(used)
         if latency:
             await asyncio.sleep(latency)
-        return web.json_response({"mpid": int(request.match_info["mpid"])})
+        return web.json_response({"mpid": int(request.match_info["mpid"])}, headers=headers)
 
     async def control(request: web.Request) -> web.Response:
         if "rate" in request.query:
@@ -84,10 +100,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(rate: float, latency: float) -> tuple[subprocess.Popen[bytes], str]:
+def start(rate: float, latency: float, warn: bool) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), str(rate), str(latency)],
+        [sys.executable, __file__, "--serve", str(port), str(rate), str(latency), str(int(warn))],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
@@ -192,44 +208,96 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
-async def cell(rate: float, latency_ms: float, concurrency: int, seconds: float) -> None:
+PEERS = ("mp_async", "naive", "paced")
+
+
+async def run_peer(
+    peer: str, rate: float, latency_ms: float, concurrency: int, seconds: float, warn: bool
+) -> dict[str, Any]:
+    """One peer against its own server: N = R * seconds lookups; what came of them."""
     count = max(60, int(rate * seconds))
     mpids = list(range(1, count + 1))
-    peers = {
-        "mp_async": lambda b: via_mp_async(b, mpids, concurrency),
-        "naive": lambda b: via_naive(b, mpids, concurrency),
-        "paced at R": lambda b: via_paced(b, mpids, concurrency, rate),
+    server, base = start(rate, latency_ms / 1000, warn)
+    try:
+        await asyncio.sleep(1.2)  # let the bucket fill as it would on a quiet server
+        await control(base, reset=1)
+        t0 = time.monotonic()
+        if peer == "mp_async":
+            latencies = await via_mp_async(base, mpids, concurrency)
+        elif peer == "naive":
+            latencies = await via_naive(base, mpids, concurrency)
+        else:
+            latencies = await via_paced(base, mpids, concurrency, rate)
+        elapsed = time.monotonic() - t0
+        stats = await control(base)
+    finally:
+        server.terminate()
+        server.wait()
+    ok = [x for x in latencies if x is not None]
+    return {
+        "goodput": len(ok) / elapsed / rate,
+        "share_429": stats["throttled"] / max(1, stats["ok"] + stats["throttled"]),
+        "per_success": stats["throttled"] / max(1, stats["ok"]),
+        "p50": statistics.median(ok) * 1000 if ok else math.nan,
+        "p99": percentile(ok, 0.99) * 1000 if ok else math.nan,
+        "lost": count - len(ok),
+        "n": count,
     }
-    print(
-        f"\nR = {rate:g}/s, server latency {latency_ms:g} ms, concurrency {concurrency}, N = {count}"
-    )
-    print(
-        f"  {'peer':<11} {'goodput/R':>9} {'429/success':>11} {'p50 ms':>8} {'p99 ms':>8} {'lost':>5}"
-    )
-    for name, run in peers.items():
-        server, base = start(rate, latency_ms / 1000)
-        try:
-            await asyncio.sleep(1.2)  # let the bucket fill as it would on a quiet server
-            await control(base, reset=1)
-            t0 = time.monotonic()
-            latencies = await run(base)
-            elapsed = time.monotonic() - t0
-            stats = await control(base)
-        finally:
-            server.terminate()
-            server.wait()
-        ok = [x for x in latencies if x is not None]
-        goodput = len(ok) / elapsed / rate
-        per_success = stats["throttled"] / max(1, stats["ok"])
+
+
+def grid(args: argparse.Namespace) -> None:
+    """Every cell of one peer at once (each in its own client and server processes: at these
+    rates the machine is idle), one peer after the other."""
+    cells = [
+        (rate, latency, concurrency)
+        for rate in args.rate
+        for latency in args.latency_ms
+        for concurrency in args.concurrency
+    ]
+    results: dict[tuple[float, float, int, str], dict[str, Any]] = {}
+    for peer in args.peers or PEERS:
+        runs = [
+            (
+                key,
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--one",
+                        peer,
+                        *map(str, key),
+                        str(args.seconds),
+                        str(int(not args.no_warning)),
+                    ],
+                    stdout=subprocess.PIPE,
+                ),
+            )
+            for key in cells
+        ]
+        for key, process in runs:
+            out, _ = process.communicate()
+            results[(*key, peer)] = json.loads(out.decode().strip().splitlines()[-1])
+    header = "with" if not args.no_warning else "without"
+    print(f"server {header} X-mp-rate-limit-percentage-used; {args.seconds:g} s at R per run")
+    for rate, latency, concurrency in cells:
+        n = results[(rate, latency, concurrency, (args.peers or PEERS)[0])]["n"]
         print(
-            f"  {name:<11} {goodput:>9.2f} {per_success:>11.3f} "
-            f"{statistics.median(ok) * 1000:>8.0f} {percentile(ok, 0.99) * 1000:>8.0f} "
-            f"{count - len(ok):>5}"
+            f"\nR = {rate:g}/s, server latency {latency:g} ms, concurrency {concurrency}, N = {n}"
         )
+        print(
+            f"  {'peer':<9} {'goodput/R':>9} {'429 share':>9} {'429/success':>11} "
+            f"{'p50 ms':>7} {'p99 ms':>7} {'lost':>5}"
+        )
+        for peer in args.peers or PEERS:
+            r = results[(rate, latency, concurrency, peer)]
+            print(
+                f"  {peer:<9} {r['goodput']:>9.2f} {r['share_429']:>9.1%} "
+                f"{r['per_success']:>11.3f} {r['p50']:>7.0f} {r['p99']:>7.0f} {r['lost']:>5}"
+            )
 
 
-async def step(rate: float, seconds: float) -> None:
-    server, base = start(rate, 0.0)
+async def step(rate: float, seconds: float, warn: bool) -> None:
+    server, base = start(rate, 0.0, warn)
     samples: list[tuple[float, float | None, float]] = []
     try:
         await asyncio.sleep(1.2)
@@ -279,28 +347,41 @@ async def step(rate: float, seconds: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--step", action="store_true")
     parser.add_argument("--rate", type=float, nargs="+", default=[15, 50, 200])
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 20])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--seconds", type=float, default=12.0, help="length of each run at R")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each run at R")
+    parser.add_argument("--peers", nargs="+", choices=PEERS)
+    parser.add_argument(
+        "--no-warning",
+        action="store_true",
+        help="the server sends no X-mp-rate-limit-percentage-used (429s are all there is)",
+    )
     args = parser.parse_args()
     if args.serve:
-        port, rate, latency = args.serve
-        serve(int(port), float(rate), float(latency))
+        port, rate, latency, warn = args.serve
+        serve(int(port), float(rate), float(latency), warn == "1")
+        return
+    if args.one:
+        peer, rate, latency, concurrency, seconds, warn = args.one
+        result = asyncio.run(
+            run_peer(
+                peer, float(rate), float(latency), int(concurrency), float(seconds), warn == "1"
+            )
+        )
+        print(json.dumps(result))
         return
     print(f"Python {sys.version.split()[0]}, aiohttp {aiohttp.__version__}")
     if args.step:
-        asyncio.run(step(args.rate[0], max(args.seconds, 30.0)))
+        asyncio.run(step(args.rate[0], max(args.seconds, 30.0), not args.no_warning))
         return
     if args.quick:
         args.rate, args.latency_ms, args.concurrency = [50], [0], [32]
-    for rate in args.rate:
-        for latency in args.latency_ms:
-            for concurrency in args.concurrency:
-                asyncio.run(cell(rate, latency, concurrency, args.seconds))
+    grid(args)
 
 
 if __name__ == "__main__":

@@ -9,24 +9,36 @@ become rare:
 
 - **No limit known** (nothing throttled yet, no ``rate_limit`` given): no pacing at all, one dict
   lookup per request.
-- **First 429**: pace at ``BETA`` times the successes of the last ``WINDOW`` second, then double
-  the rate every second (slow start) until the next 429.
-- **Every later 429**: ``r_max`` becomes the rate that was getting through (successes over the
-  last second, never above the pace that overshot; half that pace if the second was mostly
-  silence at the gate, which measures nothing), the pace drops to ``BETA * r_max``, and climbs back along
+- **First 429** (slow start): pace at ``BETA`` times the successes of the last ``WINDOW``
+  second, then double the rate every second, never pacing below what gets through, until the
+  next 429.
+- **Every later 429**: the rate that was getting through is measured (successes since the
+  previous 429's gate reopened, over up to ``MEASURE`` seconds; the last second only, when
+  leaving slow start; never above the pace that
+  overshot; half that pace if a 429 comes back within half a second of the gate, which
+  measures nothing but says the pace is far too high). ``r_max`` becomes ``SHRINK`` times it
+  (a server's burst lets a pace a little above its limit through for a while, so the rate a
+  429 ends is always a little high), the pace drops to ``BETA * r_max`` and climbs back along
   ``r_max * (1 + (1 - BETA) * ((t - t_429) / K - 1) ** 3)``: concave up to ``r_max`` in ``K``
-  seconds, flat around it (where the server's limit is), then probing above it ever faster, so
-  a raised limit is found too. One wave of 429s (every request in flight at the overshoot)
+  seconds, flat around it (where the server's limit is), then probing above it ever faster,
+  so a raised limit is found too. One wave of 429s (every request in flight at the overshoot)
   counts once.
-- **``X-mp-rate-limit-percentage-used``** on a success (mParticle's early warning): at 90 %
-  and above the pace stops growing; at 100 % and above it is cut by ``EASE``.
+- **``X-mp-rate-limit-percentage-used``** on a success (mParticle's early warning, the share of
+  the account's limit the last second used, other processes included): from 90 % the pace
+  stops growing; above 100 % ``r_max`` becomes the pace scaled by 100 / percentage (this
+  client's part of bringing the account back to 100 %) and the pace drops to ``SHRINK`` of
+  that without waiting for a 429, so a server that warns is never run into its
+  ``Retry-After`` (a second of silence for every caller). A warning from 50 % to 90 % while
+  the client sends at its pace measures the limit as well (what got through over the last
+  second, times 100 / percentage): a limit learned too low, or raised since, is taken up at
+  once instead of probed for.
 - **``rate_limit``** (the provisioned limit, if you know it): pacing starts there and the
   learned rate never goes above it.
 
-The constants: ``BETA`` 0.9 (the limit is measured, so the cut can be shallow), ``K`` 8 s
-(a 429 every 15 s or so at most, while following a limit that moves), ``WINDOW`` 1 s. Pacing is
-GCRA with a burst tolerance of one interval: each caller reserves the next slot before it
-waits, so waiters never race.
+The constants: ``BETA`` 0.9 (the limit is measured, so the cut can be shallow), ``SHRINK``
+0.97, ``K`` 12 s (a 429 every 20 s or so at most, while following a limit that moves),
+``WINDOW`` 1 s, ``MEASURE`` 5 s. Pacing is GCRA with a burst tolerance of one interval: each
+caller reserves the next slot before it waits, so waiters never race.
 """
 
 from __future__ import annotations
@@ -46,12 +58,16 @@ __all__ = ["AdaptiveRateLimiter", "RateLimiter"]
 log = logging.getLogger("mp_async")
 
 BETA = 0.9
-EASE = 0.9
-K = 8.0
+SHRINK = 0.97
+K = 12.0
 HORIZON = 0.25
 MIN_DECREASE_GAP = 0.5
 MIN_RATE = 0.5
 WINDOW = 1.0
+MEASURE = 5.0
+WARN = 90.0
+LIFT_FROM = 50.0
+GAP = 0.5
 
 
 class RateLimiter(Protocol):
@@ -80,7 +96,8 @@ class _Bucket:
     r_max: float | None = None  # the rate at the last 429 (None: in slow start)
     tat: float = 0.0  # GCRA: the theoretical arrival time of the next permit
     last_change: float = 0.0
-    last_decrease: float = -1e9
+    last_decrease: float = -1e9  # where the climb's curve starts (t_429)
+    last_cut: float = -1e9  # the last cut, 429 or warning: one wave counts once
     logged_rate: float | None = None
     successes: deque[float] = attrs.field(factory=deque)
 
@@ -163,49 +180,111 @@ class AdaptiveRateLimiter:
         now = self._clock()
         state = self._state(bucket)
         if status == 429:
-            self._decrease(bucket, state, now)
+            self._decrease(bucket, state, now, None)
             return
         if not 200 <= status < 300:
             return
         successes = state.successes
         successes.append(now)
-        while successes[0] < now - WINDOW:
+        while successes[0] < now - MEASURE:
             successes.popleft()
         rate = state.rate
         if rate is None:
             return
-        if percentage_used is not None and percentage_used >= 90:
-            if percentage_used >= 100:
-                self._set(bucket, state, max(MIN_RATE, rate * EASE), now)
-            return
-        if state.r_max is None:  # slow start: double every second
-            grown = rate * 2.0 ** (now - state.last_change)
+        if percentage_used is not None:
+            if percentage_used >= WARN:
+                if percentage_used > 100:
+                    self._decrease(bucket, state, now, percentage_used)
+                return
+            if state.r_max is not None and percentage_used >= LIFT_FROM:
+                self._lift(bucket, state, now, percentage_used)
+        if state.r_max is None:  # slow start: double every second, never below what gets through
+            grown = max(rate * 2.0 ** (now - state.last_change), self._got_through(state, now))
         else:
             phase = (now - state.last_decrease) / K - 1.0
             grown = state.r_max * (1.0 + (1.0 - BETA) * phase**3)
         cap = self._cap(bucket)
         self._set(bucket, state, max(MIN_RATE, grown if cap is None else min(grown, cap)), now)
 
-    def _decrease(self, bucket: str, state: _Bucket, now: float) -> None:
+    @staticmethod
+    def _got_through(state: _Bucket, now: float) -> float:
+        """Successes per second over the last ``WINDOW``."""
+        start = now - WINDOW
+        count = 0
+        for at in reversed(state.successes):
+            if at < start:
+                break
+            count += 1
+        return count / WINDOW
+
+    @staticmethod
+    def _busy_rate(state: _Bucket, now: float, window: float) -> float | None:
+        """Successes/s over the stretch of steady traffic that this 429 ended, or None.
+
+        The stretch starts after the previous wave's gate, at most ``window`` s back, and at
+        the last pause of more than ``GAP`` s (an idle client measures nothing). A stretch of
+        under half a second says only that the pace is far too high.
+        """
+        since = max(state.last_decrease, now - window)
+        count, first, previous = 0, now, now
+        for at in reversed(state.successes):
+            if at < since or previous - at > GAP:
+                break
+            count, first, previous = count + 1, at, at
+        if not count or now - first < WINDOW / 2:
+            return None
+        return count / (now - first)
+
+    def _lift(self, bucket: str, state: _Bucket, now: float, percentage_used: float) -> None:
+        """A warning header below ``WARN`` measures the limit too: if what got through over the
+        last second, scaled by 100 / percentage, is well above ``r_max`` (a limit learned too
+        low, or raised since), jump to just under it rather than probe up for many seconds."""
+        rate, r_max = state.rate, state.r_max
+        if rate is None or r_max is None or now - state.last_cut < WINDOW:
+            return
+        got_through = self._got_through(state, now)
+        if got_through < 0.9 * rate - 1:
+            return  # not sending at the pace: the share says little about the limit
+        limit = got_through * 100.0 / percentage_used
+        if limit > r_max * 1.1:
+            state.last_cut = now
+            state.r_max = limit * SHRINK
+            state.last_decrease = now - K  # on the plateau, at r_max
+            cap = self._cap(bucket)
+            self._set(bucket, state, state.r_max if cap is None else min(state.r_max, cap), now)
+
+    def _decrease(
+        self, bucket: str, state: _Bucket, now: float, percentage_used: float | None
+    ) -> None:
         current = state.rate
         gap = MIN_DECREASE_GAP if current is None else max(MIN_DECREASE_GAP, 2.0 / current)
-        if now - state.last_decrease < gap:
+        if now - state.last_cut < gap:
             return  # the same overshoot: one wave of 429s counts once
-        successes = state.successes
-        while successes and successes[0] < now - WINDOW:
-            successes.popleft()
-        got_through = max(MIN_RATE, len(successes) / WINDOW)
-        if current is None:
-            limit = got_through
+        state.last_cut = now
+        if current is None:  # slow start from what got through
+            rate = max(MIN_RATE, self._got_through(state, now)) * BETA
+            state.last_decrease = now
+        elif percentage_used is not None:
+            # The server says the last second used this share of the account's limit (other
+            # processes included): scaling the pace by 100 / percentage is this client's part
+            # of bringing it back to 100; resume just under that (the curve joined where it is
+            # at SHRINK * r_max).
+            # Scaled from what this client sent (its pace, or what got through when the pace
+            # ran ahead of the server; an idle client keeps its pace as the base).
+            got_through = self._got_through(state, now)
+            sent = got_through if current / 2 <= got_through <= current else current
+            state.r_max = sent * 100.0 / percentage_used
+            state.last_decrease = now - K * (1.0 - ((1.0 - SHRINK) / (1.0 - BETA)) ** (1 / 3))
+            rate = state.r_max * SHRINK
         else:
-            # What got through over the last second measures the limit (never above the pace
-            # that overshot it), unless that second was mostly silence (a gate): then halve.
-            measured = bool(successes) and now - successes[0] >= WINDOW / 2
-            limit = min(current, got_through) if measured else current / 2
-            state.r_max = limit
-        state.last_decrease = now
+            # leaving slow start, the last second only: its ramp would read low
+            measured = self._busy_rate(state, now, WINDOW if state.r_max is None else MEASURE)
+            limit = current / 2 if measured is None else min(current, measured)
+            state.r_max = limit * SHRINK
+            state.last_decrease = now
+            rate = state.r_max * BETA
         cap = self._cap(bucket)
-        rate = max(MIN_RATE, limit * BETA)
+        rate = max(MIN_RATE, rate)
         state.tat = max(state.tat, now)
         self._set(bucket, state, rate if cap is None else min(rate, cap), now)
 

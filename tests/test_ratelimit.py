@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mp_async import InvalidRequest, RateLimited, RetryPolicy
 from mp_async.emulator import Emulator
-from mp_async.ratelimit import BETA, HORIZON, AdaptiveRateLimiter, K
+from mp_async.ratelimit import BETA, HORIZON, SHRINK, AdaptiveRateLimiter, K
 
 
 def limiter(**kwargs: object) -> tuple[AdaptiveRateLimiter, FakeTime]:
@@ -39,9 +39,9 @@ def test_a_second_of_silence_is_not_taken_for_the_limit() -> None:
     successes(lim, fake, 200, 40)  # slow start: the pace passes 40/s
     paced = lim.rate("profile")
     assert paced is not None and paced > 40
-    fake.now += 5.0  # then nothing got through for a while (a gate)
+    fake.now += 5.0  # then nothing got through for a while (a gate, or an idle client)
     lim.on_reply("profile", 429, None)
-    assert lim.rate("profile") == pytest.approx(paced / 2 * BETA)
+    assert lim.rate("profile") == pytest.approx(paced / 2 * SHRINK * BETA)
 
 
 def test_a_429_starts_pacing_below_what_got_through() -> None:
@@ -70,28 +70,43 @@ def test_slow_start_doubles_every_second_until_the_next_429() -> None:
     assert lim.rate("profile") == pytest.approx(first * 2, rel=1e-6)
 
 
-def test_after_a_429_the_rate_climbs_back_to_where_it_bit_in_k_seconds() -> None:
+def test_after_a_429_the_rate_climbs_back_to_just_under_where_it_bit_in_k_seconds() -> None:
     lim, fake = limiter()
     successes(lim, fake, 10, 10)
     lim.on_reply("profile", 429, None)  # first 429: slow start from 9/s ...
     successes(lim, fake, 150, 50)  # ... past the server's 50/s in three seconds
-    lim.on_reply("profile", 429, None)  # the limit, measured: about 50/s
-    assert lim.rate("profile") == pytest.approx(50 * BETA, rel=0.05)
+    lim.on_reply("profile", 429, None)  # the limit, measured over those seconds: 50/s
+    after = lim.rate("profile")
+    assert after == pytest.approx(50 * SHRINK * BETA, rel=0.03)
+    r_max = after / BETA
     fake.now += K / 2
     lim.on_reply("profile", 200, None)
     halfway = lim.rate("profile")
-    assert halfway is not None and 51 * BETA < halfway < 51  # 51 got through in that second
+    assert halfway is not None and r_max * BETA < halfway < r_max
     fake.now += K / 2
     lim.on_reply("profile", 200, None)
-    assert lim.rate("profile") == pytest.approx(50, rel=0.03)  # flat around the limit
+    assert lim.rate("profile") == pytest.approx(r_max, rel=0.01)  # flat just under the limit
     fake.now += K
     lim.on_reply("profile", 200, None)
     assert lim.rate("profile") > 50  # then probing above it  # type: ignore[operator]
 
 
+def test_an_idle_pause_before_a_429_is_not_measured_as_the_limit() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 10, 10)
+    lim.on_reply("profile", 429, None)
+    successes(lim, fake, 150, 50)  # 50/s for three seconds, then an idle second
+    fake.now += 1.0
+    successes(lim, fake, 3, 50)  # three quick requests, and the account is over its limit
+    paced = lim.rate("profile")
+    assert paced is not None
+    lim.on_reply("profile", 429, None)
+    assert lim.rate("profile") == pytest.approx(paced / 2 * SHRINK * BETA)
+
+
 @pytest.mark.parametrize(
     ("percentage", "change"),
-    [(50.0, "grows"), (90.0, "holds"), (99.0, "holds"), (100.0, "eases"), (150.0, "eases")],
+    [(50.0, "grows"), (90.0, "holds"), (100.0, "holds"), (101.0, "eases"), (150.0, "eases")],
 )
 def test_percentage_used_eases_off_before_the_server_refuses(
     percentage: float, change: str
@@ -108,6 +123,18 @@ def test_percentage_used_eases_off_before_the_server_refuses(
     after = lim.rate("profile")
     assert after is not None
     assert {"grows": after > before, "holds": after == before, "eases": after < before}[change]
+    if change == "eases":  # this client's share of bringing the account back to 100 %
+        assert after == pytest.approx(before * 100 / percentage * SHRINK)
+
+
+def test_after_a_warning_the_climb_resumes_from_just_under_the_scaled_pace() -> None:
+    lim, fake = limiter(rate_limit=100.0)
+    successes(lim, fake, 100, 100)
+    lim.on_reply("profile", 200, 125.0)  # the account used 125 % of its limit: 80/s is ours
+    assert lim.rate("profile") == pytest.approx(80 * SHRINK)
+    fake.now += K
+    lim.on_reply("profile", 200, 50.0)
+    assert 80 * SHRINK < lim.rate("profile") < 80 * 1.01  # type: ignore[operator]
 
 
 async def test_a_given_rate_limit_paces_from_the_start_and_caps_learning() -> None:
@@ -229,4 +256,23 @@ async def test_percentage_used_on_a_reply_reaches_the_rate_controller(mocked) ->
     async with Session(rate_limit=20.0) as session:
         api = ProfileAPI(session, StaticBearer(), Workspace(1, 2, 3))
         await api.get(42, fields="user_attributes")
-        assert session.rate_limiter.rate("profile") == pytest.approx(20.0 * 0.9)
+        assert session.rate_limiter.rate("profile") == pytest.approx(20.0 / 1.2 * SHRINK)
+
+
+def test_a_limit_learned_too_low_is_taken_up_when_the_server_says_how_much_is_left() -> None:
+    lim, fake = limiter()
+    successes(lim, fake, 20, 20)
+    lim.on_reply("profile", 429, None)
+    successes(lim, fake, 60, 20)
+    lim.on_reply("profile", 429, None)  # learned about 20/s: the server's limit was 20/s ...
+    low = lim.rate("profile")
+    assert low is not None and low < 20
+    fake.now += 2.0
+    for _ in range(int(low)):  # ... and is 40/s now: a second at the pace used 50 % of it
+        fake.now += 1.0 / low
+        lim.on_reply("profile", 200, 50.0)
+    lifted = lim.rate("profile")
+    assert lifted is not None and low * 1.5 < lifted <= low * 2  # at once, not probed for
+    fake.now += K
+    lim.on_reply("profile", 200, 95.0)  # and held there while the server warns
+    assert lim.rate("profile") == lifted

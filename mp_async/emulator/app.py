@@ -125,7 +125,12 @@ async def _apply_faults(
     roll -= faults.reset_rate
     if roll < faults.slow_rate:
         await asyncio.sleep(faults.slow_seconds)
-    return await handler(request)
+    response = await handler(request)
+    used = faults.percentage_used(api, time.monotonic())
+    if used is not None and 200 <= response.status < 300 and not response.prepared:
+        # mParticle's early warning on throttled resources (default-service-limits guide)
+        response.headers["X-mp-rate-limit-percentage-used"] = str(used)
+    return response
 
 
 def build_app(state: EmulatorState | None = None, faults: Faults | None = None) -> web.Application:

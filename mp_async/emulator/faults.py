@@ -31,6 +31,7 @@ class Faults:
     """
 
     throttle_rate: float | None = None  # requests/s per API above which the emulator answers 429
+    throttle_burst: float | None = None  # the bucket's depth (default: throttle_rate / 5, >= 1)
     error_rate_503: float = 0.0
     error_rate_500: float = 0.0
     reset_rate: float = 0.0  # share of replies cut off mid-body
@@ -48,8 +49,10 @@ class Faults:
     seed: int | None = None
     script: deque[ScriptedReply] = attrs.field(factory=deque)
     rng: random.Random = attrs.field(init=False)
-    # api -> (window start, count), for throttling in one-second windows
-    _windows: dict[str, tuple[float, int]] = attrs.field(init=False, factory=dict)
+    # api -> (tokens, when last refilled): the throttle's token buckets
+    _buckets: dict[str, tuple[float, float]] = attrs.field(init=False, factory=dict)
+    # api -> when the requests the throttle let through in the last second arrived
+    _admitted: dict[str, deque[float]] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -77,17 +80,38 @@ class Faults:
         return None
 
     def throttled(self, api: str, now: float) -> float | None:
-        """Seconds until the current window ends if this request is over the rate, else None."""
-        if self.throttle_rate is None:
+        """Seconds until a permit is free if this request is over the rate, else None.
+
+        A token bucket per API, as mParticle describes its speed limits: ``throttle_rate``
+        permits a second, holding at most ``throttle_burst`` (default a fifth of a second's
+        worth, at least one), so a quiet client may burst briefly and a steady one is held to
+        the rate.
+        """
+        rate = self.throttle_rate
+        if rate is None:
             return None
-        start, count = self._windows.get(api, (now, 0))
-        if now - start >= 1.0:
-            start, count = now, 0
-        count += 1
-        self._windows[api] = (start, count)
-        if count > self.throttle_rate:
-            return max(1.0 - (now - start), 0.0)
+        burst = self._burst(rate)
+        tokens, at = self._buckets.get(api, (burst, now))
+        tokens = min(burst, tokens + max(now - at, 0.0) * rate)
+        if tokens < 1.0:
+            self._buckets[api] = (tokens, now)
+            return (1.0 - tokens) / rate if rate > 0 else 1.0
+        self._buckets[api] = (tokens - 1.0, now)
+        self._admitted.setdefault(api, deque()).append(now)
         return None
+
+    def percentage_used(self, api: str, now: float) -> int | None:
+        """``X-mp-rate-limit-percentage-used``: the share of the limit the last second used."""
+        rate = self.throttle_rate
+        if rate is None:
+            return None
+        admitted = self._admitted.setdefault(api, deque())
+        while admitted and admitted[0] <= now - 1.0:
+            admitted.popleft()
+        return round(100 * len(admitted) / rate)
+
+    def _burst(self, rate: float) -> float:
+        return self.throttle_burst if self.throttle_burst is not None else max(1.0, rate / 5)
 
     def clear(self) -> None:
         """Back to a well-behaved server: every control at its default (the seed and the
