@@ -1,5 +1,7 @@
 """mp_async: an asyncio client for mParticle's server-side HTTP APIs."""
 
+__version__ = "0.1.0.dev0"  # first: the Session's User-Agent reads it
+
 from .client import MParticle
 from .errors import (
     APIError,
@@ -35,5 +37,3 @@ __all__ = [
     "Unauthorized",
     "Workspace",
 ]
-
-__version__ = "0.1.0.dev0"

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import ssl as ssl_module
 from collections.abc import Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
 
-from .api.events import EventsAPI
-from .api.groups import GroupsAPI
-from .api.identity import IdentityAPI
-from .api.platform import PlatformAPI
-from .api.profiles import ProfileAPI
 from .auth.base import AuthStrategy
-from .auth.basic import BasicAuth
-from .auth.hmac import HmacDigestAuth
 from .auth.oauth import OAuthClientCredentials, with_token_url_of
 from .errors import InvalidRequest
 from .hosts import Hosts, Workspace
 from .retry import RetryPolicy
-from .session import DEFAULT_TIMEOUT, Session
+from .session import DEFAULT_TIMEOUT, CallOptions, Session
+
+if TYPE_CHECKING:
+    from .api._base import APIBase
+    from .api.events import EventsAPI
+    from .api.groups import GroupsAPI
+    from .api.identity import IdentityAPI
+    from .api.platform import PlatformAPI
+    from .api.profiles import ProfileAPI
 
 __all__ = ["MParticle"]
+
+A = TypeVar("A", bound="APIBase")
 
 
 class MParticle:
@@ -48,6 +53,8 @@ class MParticle:
         ssl: ssl_module.SSLContext | bool = True,
         session: Session | None = None,
         rate_limit: float | Mapping[str, float] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         self.hosts = hosts or Hosts.us1()
         self.workspace = workspace
@@ -62,6 +69,8 @@ class MParticle:
                 "max_connections": max_connections != 100,
                 "ssl": ssl is not True,
                 "rate_limit": rate_limit is not None,
+                "proxy": proxy is not None,
+                "trust_env": trust_env,
             }
             ignored = [name for name, set_ in given.items() if set_]
             if ignored:
@@ -75,7 +84,11 @@ class MParticle:
             max_connections=max_connections,
             ssl=ssl,
             rate_limit=rate_limit,
+            proxy=proxy,
+            trust_env=trust_env,
         )
+        self._options: CallOptions | None = None
+        self._view = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> MParticle:
@@ -92,6 +105,9 @@ class MParticle:
             kwargs["oauth"] = OAuthClientCredentials(client_id, client_secret)
         api_key, api_secret = get("API_KEY"), get("API_SECRET")
         if api_key and api_secret:
+            from .auth.basic import BasicAuth
+            from .auth.hmac import HmacDigestAuth
+
             kwargs["identity_auth"] = HmacDigestAuth(api_key, api_secret)
             kwargs["events_auth"] = BasicAuth(api_key, api_secret)
         ids = {name: get(name.upper()) for name in ("org_id", "account_id", "workspace_id")}
@@ -129,8 +145,41 @@ class MParticle:
         await self.close()
 
     async def close(self) -> None:
-        """Close the connection pool. Safe to call more than once."""
-        await self.session.close()
+        """Close the connection pool. Safe to call more than once. On a ``with_options`` view
+        it does nothing: the pool is the client's it was made from."""
+        if not self._view:
+            await self.session.close()
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> MParticle:
+        """A view of this client whose calls use other settings, sharing its connection pool,
+        credentials, token and rate control: ``fast = mp.with_options(timeout=2, deadline=5)``.
+
+        ``timeout``: seconds an attempt may wait to connect or between two reads; ``retry``:
+        the retry policy; ``deadline``: seconds a whole call may take, retries, throttling
+        waits and pacing included (then ``RequestTimeout``, or ``RateLimited`` for a wait
+        that would not fit). Unset ones keep this client's. A view is cheap; closing it does
+        not close the pool. Each API has ``with_options`` too, for a single call.
+        """
+        given = CallOptions(timeout=timeout, retry=retry, deadline=deadline)
+        view = copy.copy(self)
+        view.__dict__ = {
+            name: value
+            for name, value in self.__dict__.items()
+            if name not in ("profiles", "identity", "groups", "platform", "events")
+        }
+        view._options = given if self._options is None else self._options.merged(given)
+        view._view = True
+        return view
+
+    def _configured(self, api: A) -> A:
+        api._options = self._options
+        return api
 
     def _require_workspace(self, api: str) -> Workspace:
         if self.workspace is None:
@@ -141,33 +190,45 @@ class MParticle:
         return self.workspace
 
     # Each API is built on first use (the ones whose credentials were not given raise
-    # MissingCredentials when called) and kept: they share this client's Session.
+    # MissingCredentials when called) and kept: they share this client's Session. Its module
+    # is imported then too: a program that uses one API pays at start-up for that one alone.
 
     @functools.cached_property
     def profiles(self) -> ProfileAPI:
         """The Profile API (needs ``oauth`` and ``workspace``)."""
+        from .api.profiles import ProfileAPI
+
         workspace = self._require_workspace("Profile API")
-        return ProfileAPI(self.session, self.oauth, workspace, self.hosts)
+        return self._configured(ProfileAPI(self.session, self.oauth, workspace, self.hosts))
 
     @functools.cached_property
     def identity(self) -> IdentityAPI:
         """The Identity API, IDSync (needs ``identity_auth``, ideally ``HmacDigestAuth``)."""
-        return IdentityAPI(self.session, self.identity_auth, self.hosts)
+        from .api.identity import IdentityAPI
+
+        return self._configured(IdentityAPI(self.session, self.identity_auth, self.hosts))
 
     @functools.cached_property
     def groups(self) -> GroupsAPI:
         """The Group Identity API (needs ``oauth`` and ``workspace``)."""
+        from .api.groups import GroupsAPI
+
         workspace = self._require_workspace("Group Identity API")
-        return GroupsAPI(self.session, self.oauth, workspace.workspace_id, self.hosts)
+        return self._configured(
+            GroupsAPI(self.session, self.oauth, workspace.workspace_id, self.hosts)
+        )
 
     @functools.cached_property
     def platform(self) -> PlatformAPI:
         """The Platform API (needs ``oauth`` and ``workspace``, whose account it is scoped to)."""
-        return PlatformAPI(
-            self.session, self.oauth, self._require_workspace("Platform API"), self.hosts
-        )
+        from .api.platform import PlatformAPI
+
+        workspace = self._require_workspace("Platform API")
+        return self._configured(PlatformAPI(self.session, self.oauth, workspace, self.hosts))
 
     @functools.cached_property
     def events(self) -> EventsAPI:
         """The Events API: batches, bulk upload, the background uploader (needs ``events_auth``)."""
-        return EventsAPI(self.session, self.events_auth, self.hosts)
+        from .api.events import EventsAPI
+
+        return self._configured(EventsAPI(self.session, self.events_auth, self.hosts))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 __all__ = ["bounded_map"]
@@ -86,7 +86,7 @@ async def bounded_map(
     items: Iterable[T] | AsyncIterable[T],
     call: Callable[[T], Awaitable[R]],
     concurrency: int,
-) -> AsyncIterator[R]:
+) -> AsyncGenerator[R, None]:
     """``await call(item)`` for every item, ``concurrency`` at a time; yield results as they finish.
 
     ``items`` is read lazily, one item per free worker, so a generator of millions is never

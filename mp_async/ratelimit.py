@@ -43,6 +43,7 @@ caller reserves the next slot before it waits, so waiters never race.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -100,6 +101,14 @@ class _Bucket:
     last_cut: float = -1e9  # the last cut, 429 or warning: one wave counts once
     logged_rate: float | None = None
     successes: deque[float] = attrs.field(factory=deque)
+    queue: deque[asyncio.Future[None]] = attrs.field(factory=deque)  # callers waiting, in order
+    last_wait: float = 0.0  # the wait of the slot just reserved
+
+
+def _wake(queue: deque[asyncio.Future[None]]) -> None:
+    """Tell the caller now at the head of ``queue`` that it is its turn."""
+    if queue and not queue[0].done():
+        queue[0].set_result(None)
 
 
 class AdaptiveRateLimiter:
@@ -152,28 +161,70 @@ class AdaptiveRateLimiter:
     ) -> None:
         """Wait for this bucket's next free slot (none to wait for while no limit is known).
 
-        A slot is reserved only within ``HORIZON`` of now; a caller further back waits in
-        steps of ``HORIZON`` and asks again, so a rate that rises meanwhile is used at once.
+        Callers are served first come, first served. A slot is reserved only within
+        ``HORIZON`` of now, so a rate that rises meanwhile is used at once; the caller at the
+        head of the queue waits in steps of ``HORIZON`` and, once it has its slot, wakes the
+        next one.
         """
         state = self._buckets.get(bucket) or self._state(bucket)
-        while state.rate is not None:
-            now = self._clock()
-            interval = 1.0 / state.rate
-            start = max(state.tat, now)
-            wait = start - interval - now  # a burst tolerance of one interval
-            if wait > 0 and now + wait > deadline:
-                raise RateLimited(
-                    f"paced at {state.rate:.1f} requests/s, the {bucket} bucket has no slot "
-                    "before this call's max_elapsed",
-                    status=429,
-                    retry_after=wait,
-                )
-            if wait <= HORIZON:
-                state.tat = start + interval  # reserved before the wait: no two share a slot
-                if wait > 0:
-                    await pause(wait)
-                return
-            await pause(HORIZON)
+        queue = state.queue
+        if not queue and self._reserve(bucket, state, deadline, 0) is None:
+            wait = state.last_wait
+            if wait > 0:
+                await pause(wait)
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(turn)
+        try:
+            while True:
+                if queue[0] is not turn:
+                    # behind others: say now if this caller's slot would be past its deadline
+                    self._reserve(bucket, state, deadline, queue.index(turn), check_only=True)
+                    await turn
+                    continue
+                step = self._reserve(bucket, state, deadline, 0)
+                if step is None:
+                    queue.popleft()
+                    _wake(queue)
+                    if state.last_wait > 0:
+                        await pause(state.last_wait)
+                    return
+                await pause(step)
+        finally:
+            if turn in queue:
+                head = queue[0] is turn
+                queue.remove(turn)
+                if head:
+                    _wake(queue)
+
+    def _reserve(
+        self, bucket: str, state: _Bucket, deadline: float, ahead: int, *, check_only: bool = False
+    ) -> float | None:
+        """Reserve the next slot if it is within ``HORIZON`` (None; its wait is in
+        ``state.last_wait``), else return how long to wait before asking again. Raises
+        ``RateLimited`` if the slot (``ahead`` slots later) would come after ``deadline``."""
+        rate = state.rate
+        if rate is None:  # a limit forgotten meanwhile (never, today): nothing to wait for
+            state.last_wait = 0.0
+            return None
+        now = self._clock()
+        interval = 1.0 / rate
+        start = max(state.tat, now)
+        wait = start - interval - now + ahead * interval  # a burst tolerance of one interval
+        if wait > 0 and now + wait > deadline:
+            raise RateLimited(
+                f"paced at {rate:.1f} requests/s, the {bucket} bucket has no slot before this "
+                "call's max_elapsed",
+                status=429,
+                retry_after=wait,
+            )
+        if check_only:
+            return 0.0
+        if wait <= HORIZON:
+            state.tat = start + interval  # reserved before the wait: no two share a slot
+            state.last_wait = wait
+            return None
+        return min(wait - HORIZON, HORIZON) if wait - HORIZON > 0.01 else HORIZON
 
     def on_reply(self, bucket: str, status: int, percentage_used: float | None) -> None:
         """429: cut the rate; success: climb back (or ease off when the server warns)."""

@@ -38,7 +38,7 @@ from .ratelimit import AdaptiveRateLimiter, RateLimiter
 from .request import Request, Response
 from .retry import Failure, RetryPolicy, parse_retry_after, retry_waits, should_retry
 
-__all__ = ["DEFAULT_TIMEOUT", "RetryEvent", "Session"]
+__all__ = ["DEFAULT_TIMEOUT", "CallOptions", "RetryEvent", "Session"]
 
 log = logging.getLogger("mp_async")
 
@@ -48,10 +48,17 @@ DEFAULT_TIMEOUT = 30.0
 #: Seconds ``close()`` gives the requests still in flight to notice it and finish.
 _CLOSE_GRACE = 2.0
 
-_USER_AGENT = (
-    f"mp-async/0.1 aiohttp/{aiohttp.__version__} "
-    f"python/{sys.version_info.major}.{sys.version_info.minor}"
-)
+
+def _user_agent() -> str:
+    from . import __version__
+
+    return (
+        f"mp-async/{__version__} aiohttp/{aiohttp.__version__} "
+        f"python/{sys.version_info.major}.{sys.version_info.minor}"
+    )
+
+
+_DEFAULT_HEADERS = {"User-Agent": _user_agent(), "Accept": "application/json"}
 
 
 @attrs.frozen
@@ -67,6 +74,49 @@ class RetryEvent:
     wait: float  # seconds until the next attempt
 
 
+def _positive_seconds(
+    name: str,
+) -> Callable[[object, attrs.Attribute[float | None], float | None], None]:
+    def check(
+        instance: object, attribute: attrs.Attribute[float | None], value: float | None
+    ) -> None:
+        if value is None:
+            return
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 < value < math.inf
+        ):
+            raise InvalidRequest(
+                f"{name} must be a finite, positive number of seconds, got {value!r}"
+            )
+
+    return check
+
+
+@attrs.frozen
+class CallOptions:
+    """Per-call overrides of the Session's settings (``with_options(...)`` makes them).
+
+    ``timeout``: seconds an attempt may wait to connect or between two reads of the reply.
+    ``retry``: the retry policy for these calls. ``deadline``: seconds the whole call may take,
+    retries, waits at a throttling gate and rate-limit pacing included; past it the call raises
+    ``RequestTimeout`` (or ``RateLimited`` when a wait it would need is longer).
+    """
+
+    timeout: float | None = attrs.field(default=None, validator=_positive_seconds("timeout"))
+    retry: RetryPolicy | None = None
+    deadline: float | None = attrs.field(default=None, validator=_positive_seconds("deadline"))
+
+    def merged(self, other: CallOptions) -> CallOptions:
+        """These options with ``other``'s set values taking precedence."""
+        return CallOptions(
+            timeout=other.timeout if other.timeout is not None else self.timeout,
+            retry=other.retry if other.retry is not None else self.retry,
+            deadline=other.deadline if other.deadline is not None else self.deadline,
+        )
+
+
 def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
     # Deliberately no ``total``: time spent queued for a pooled connection would count
     # against it, so a large fan-out would time out requests that never reached the wire.
@@ -78,7 +128,10 @@ class Session:
     """One pooled ``aiohttp.ClientSession`` and the retry policy every request goes through.
 
     Create it anywhere; the aiohttp session is made inside the running loop on first use (or
-    pass ``client_session``, which is then yours to close). Use ``async with`` or ``close()``.
+    pass ``client_session``, which is then yours to close: every request still carries this
+    Session's User-Agent and timeouts). Use ``async with`` or ``close()``. ``proxy`` sends
+    every request through that HTTP proxy; ``trust_env=True`` takes ``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``NO_PROXY`` (and ``.netrc``) from the environment, as aiohttp does.
     ``sleep``, ``clock`` and ``rng`` are injectable so tests run without waiting.
     """
 
@@ -96,6 +149,8 @@ class Session:
         rate_limit: float | Mapping[str, float] | None = None,
         rate_limiter: RateLimiter | None = None,
         on_retry: Callable[[RetryEvent], object] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         if isinstance(timeout, bool) or not 0 < timeout < math.inf:
             raise InvalidRequest(
@@ -105,7 +160,19 @@ class Session:
             raise InvalidRequest(f"max_connections must be >= 1, got {max_connections!r}")
         self.retry = retry if retry is not None else RetryPolicy()
         self.timeout = timeout
+        self._attempt_timeout = _client_timeout(timeout)
         self.max_connections = max_connections
+        if proxy is not None and (
+            not isinstance(proxy, str) or not proxy.startswith(("http://", "https://"))
+        ):
+            raise InvalidRequest(f"proxy must be an http:// or https:// URL, got {proxy!r}")
+        if client_session is not None and (proxy is not None or trust_env):
+            raise InvalidRequest(
+                "proxy and trust_env configure the aiohttp session: with client_session=..., "
+                "pass them to aiohttp.ClientSession(...) instead"
+            )
+        self._proxy = proxy
+        self._trust_env = trust_env
         self._ssl = ssl
         self._client = client_session
         self._owns_client = client_session is None
@@ -172,14 +239,25 @@ class Session:
             connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=self._ssl)
             client = aiohttp.ClientSession(
                 connector=connector,
-                timeout=_client_timeout(self.timeout),
-                headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
+                timeout=self._attempt_timeout,
+                headers=_DEFAULT_HEADERS,
+                proxy=self._proxy,
+                trust_env=self._trust_env,
             )
             self._client = client
         return client
 
-    async def send(self, request: Request, auth: AuthStrategy | None = None) -> Response:
-        """Send ``request`` with ``auth``, retrying as the policy allows; raise a typed error."""
+    async def send(
+        self,
+        request: Request,
+        auth: AuthStrategy | None = None,
+        *,
+        options: CallOptions | None = None,
+    ) -> Response:
+        """Send ``request`` with ``auth``, retrying as the policy allows; raise a typed error.
+
+        ``options`` overrides the timeout and retry policy for this call, and may give it a
+        deadline."""
         if self._closed:
             raise ClientClosed("this Session is closed; create a new one")
         if request.parsed_url.raw_user is not None:
@@ -192,17 +270,40 @@ class Session:
         self._in_flight += 1
         self._drained.clear()
         try:
-            return await self._send(request, auth)
+            if options is None:
+                return await self._send(request, auth, self.retry, None, math.inf)
+            policy = options.retry if options.retry is not None else self.retry
+            timeout = None if options.timeout is None else _client_timeout(options.timeout)
+            if options.deadline is None:
+                return await self._send(request, auth, policy, timeout, math.inf)
+            try:
+                return await asyncio.wait_for(
+                    self._send(request, auth, policy, timeout, options.deadline),
+                    options.deadline,
+                )
+            except asyncio.TimeoutError:
+                raise RequestTimeout(
+                    f"{request.method} {request.path}: no result within the call's deadline of "
+                    f"{options.deadline:g} s",
+                    method=request.method,
+                    path=request.path,
+                ) from None
         finally:
             self._in_flight -= 1
             if not self._in_flight:
                 self._drained.set()
 
-    async def _send(self, request: Request, auth: AuthStrategy | None) -> Response:
+    async def _send(
+        self,
+        request: Request,
+        auth: AuthStrategy | None,
+        policy: RetryPolicy,
+        timeout: aiohttp.ClientTimeout | None,
+        limit: float,
+    ) -> Response:
         """Per attempt: gate → auth → send → decide → wait. The decisions are retry.py's."""
-        policy = self.retry
         started = self._clock()
-        deadline = started + policy.max_elapsed
+        deadline = started + min(policy.max_elapsed, limit)
         waits = None
         attempts = 0
         refreshed_after_401 = False
@@ -215,7 +316,7 @@ class Session:
             sent = await auth.apply(request, self) if auth is not None else request
             error: MParticleError
             try:
-                status, headers, body = await self._attempt(sent)
+                status, headers, body = await self._attempt(sent, timeout)
             except CertificateError:
                 raise  # no retry makes an untrusted certificate trusted
             except TransportError as exc:
@@ -295,22 +396,24 @@ class Session:
             raise closed
         sleeper.result()  # an injected sleep that failed fails the request
 
-    async def _attempt(self, request: Request) -> tuple[int, CIMultiDictProxy[str], bytes]:
+    async def _attempt(
+        self, request: Request, timeout: aiohttp.ClientTimeout | None = None
+    ) -> tuple[int, CIMultiDictProxy[str], bytes]:
         client = self._client_session()
         try:
-            # A per-request timeout (the token call's) replaces the session's for that call.
-            timeout: dict[str, aiohttp.ClientTimeout] = (
-                {}
-                if request.timeout is None
-                else {"timeout": aiohttp.ClientTimeout(total=request.timeout)}
-            )
+            headers = request.headers
+            if not self._owns_client:
+                # An injected aiohttp session has its own defaults: ours go with each request.
+                headers = {**_DEFAULT_HEADERS, **headers}
+            if request.timeout is not None:  # the token call's own, for that call
+                timeout = aiohttp.ClientTimeout(total=request.timeout)
             response_cm = client.request(
                 request.method,
                 request.parsed_url,  # the query included
-                headers=request.headers,
+                headers=headers,
                 data=request.body,
                 allow_redirects=False,
-                **timeout,
+                timeout=timeout or self._attempt_timeout,
             )
             # Reading the body is inside the retry scope: a reply cut short is retried too.
             async with response_cm as response:

@@ -276,3 +276,20 @@ def test_a_limit_learned_too_low_is_taken_up_when_the_server_says_how_much_is_le
     fake.now += K
     lim.on_reply("profile", 200, 95.0)  # and held there while the server warns
     assert lim.rate("profile") == lifted
+
+
+async def test_waiting_callers_are_served_in_the_order_they_came() -> None:
+    import asyncio
+    import time
+
+    lim = AdaptiveRateLimiter(rate_limit=40.0)  # real time: 32 callers take about 0.8 s
+    served: list[int] = []
+
+    async def caller(i: int, after: float) -> None:
+        await asyncio.sleep(after)
+        await lim.acquire("profile", time.monotonic() + 60, asyncio.sleep)
+        served.append(i)
+
+    await asyncio.gather(*(caller(i, 0.0) for i in range(30)), caller(30, 0.3), caller(31, 0.5))
+    # Nobody who came later took a slot from one waiting longer (so no caller starves).
+    assert served == list(range(32))

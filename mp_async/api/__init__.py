@@ -3,11 +3,45 @@
 Each API class works on its own on a ``Session``; ``MParticle`` builds them for you.
 """
 
-from .events import Batch, BatchUploader, CustomEvent, EventsAPI, ScreenViewEvent, UploadResult
-from .groups import Group, GroupAttribute, GroupDefinition, GroupsAPI
-from .identity import IdentityAPI, IdentityChange, IdentityResult
-from .platform import App, Audience, PlatformAPI, PlatformWorkspace
-from .profiles import Profile, ProfileAPI, ProfileResult
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .events import Batch, BatchUploader, CustomEvent, EventsAPI, ScreenViewEvent, UploadResult
+    from .groups import Group, GroupAttribute, GroupDefinition, GroupsAPI
+    from .identity import IdentityAPI, IdentityChange, IdentityResult
+    from .platform import App, Audience, PlatformAPI, PlatformWorkspace
+    from .profiles import Profile, ProfileAPI, ProfileFailed, ProfileFound, ProfileResult
+
+# Each API's module is imported when a name of it is first asked for, so that a program using
+# one API does not pay at start-up for the others (PEP 562).
+_HOMES = {
+    "events": (
+        "Batch",
+        "BatchUploader",
+        "CustomEvent",
+        "EventsAPI",
+        "ScreenViewEvent",
+        "UploadResult",
+    ),
+    "groups": ("Group", "GroupAttribute", "GroupDefinition", "GroupsAPI"),
+    "identity": ("IdentityAPI", "IdentityChange", "IdentityResult"),
+    "platform": ("App", "Audience", "PlatformAPI", "PlatformWorkspace"),
+    "profiles": ("Profile", "ProfileAPI", "ProfileFailed", "ProfileFound", "ProfileResult"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "App",
@@ -27,6 +61,8 @@ __all__ = [
     "PlatformWorkspace",
     "Profile",
     "ProfileAPI",
+    "ProfileFailed",
+    "ProfileFound",
     "ProfileResult",
     "ScreenViewEvent",
     "UploadResult",

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import copy
+from typing import ClassVar, TypeVar
 
 from ..auth.base import AuthStrategy
 from ..auth.oauth import with_token_url_of
 from ..errors import MissingCredentials
 from ..hosts import Hosts
 from ..request import Request, Response
-from ..session import Session
+from ..retry import RetryPolicy
+from ..session import CallOptions, Session
 
 __all__ = ["APIBase"]
+
+A = TypeVar("A", bound="APIBase")
 
 
 class APIBase:
@@ -31,12 +35,36 @@ class APIBase:
         self.hosts = hosts or Hosts.us1()
         self._session = session
         self._auth = with_token_url_of(auth, self.hosts)
+        self._options: CallOptions | None = None
+
+    def with_options(
+        self: A,
+        *,
+        timeout: float | None = None,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
+    ) -> A:
+        """This API with other settings for its calls, on the same connection pool and
+        credentials: ``await mp.profiles.with_options(timeout=2).get(mpid)``.
+
+        ``timeout``: seconds an attempt may wait to connect or between reads; ``retry``: the
+        retry policy; ``deadline``: seconds the whole call may take, retries and waits
+        included. Unset ones keep their current value. Cheap: make one per call if you like.
+        """
+        given = CallOptions(timeout=timeout, retry=retry, deadline=deadline)
+        view = copy.copy(self)
+        view._options = given if self._options is None else self._options.merged(given)
+        return view
 
     def _credentials(self) -> AuthStrategy:
         if self._auth is None:
             raise MissingCredentials(f"the {self.needs}")
         return self._auth
 
-    async def _send(self, request: Request) -> Response:
-        """Send ``request`` with this API's credentials through the session."""
-        return await self._session.send(request, self._credentials())
+    async def _send(self, request: Request, auth: AuthStrategy | None = None) -> Response:
+        """Send ``request`` through the session, with ``auth`` (default: this API's
+        credentials) and this view's options."""
+        auth = self._credentials() if auth is None else auth
+        if self._options is None:  # the plain call: a Session subclass need not know options
+            return await self._session.send(request, auth)
+        return await self._session.send(request, auth, options=self._options)

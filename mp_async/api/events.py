@@ -12,7 +12,7 @@ background uploader in ``uploader``; their public names are re-exported here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from .._validate import require_int
@@ -55,6 +55,7 @@ __all__ = [
     "ScreenViewEvent",
     "UploadAborted",
     "UploadResult",
+    "UploadStopped",
     "encode_batch",
 ]
 
@@ -96,7 +97,7 @@ class EventsAPI(APIBase):
             bucket="events",
             idempotent=True,  # at least once, as documented; the source_request_id marks repeats
         )
-        await self._session.send(request, auth)
+        await self._send(request, auth)
         return item.source_request_id
 
     async def upload_many(
@@ -109,8 +110,12 @@ class EventsAPI(APIBase):
         """Send every batch in bulk requests of at most 100 batches and 256 KB, ``concurrency``
         requests at a time, each retried by the session; failed batches come back in the result.
 
-        Every batch is validated before anything is sent: one bad batch raises
-        ``InvalidRequest`` and sends nothing. ``historical=True`` sends to
+        A collection (a list, a tuple) is checked whole before anything is sent: one bad batch
+        raises ``InvalidRequest`` and sends nothing. Any other iterable (a generator, a file
+        being read) is streamed in constant memory: each batch is checked as it is read, and a
+        bad one stops the reading; the requests already under way finish, and
+        ``UploadStopped`` (an ``InvalidRequest``) is raised naming the batch, with ``result``
+        saying what became of every batch before it. ``historical=True`` sends to
         ``/v2/bulkevents/historical`` (events at least 72 hours old).
         """
         require_int("concurrency", concurrency, 1)
@@ -120,30 +125,49 @@ class EventsAPI(APIBase):
                 f"{type(batches).__name__}"
             )
         self._credentials()
-        items = [
-            encode_batch(batch, f"batches[{index}]", historical=historical)
-            for index, batch in enumerate(batches)
-        ]
-        chunks = list(enumerate(chunk_batches(items)))
+        stopped: list[InvalidRequest] = []
+        if isinstance(batches, Collection):
+            chunks: Iterable[list[EncodedBatch]] = chunk_batches(
+                [
+                    encode_batch(batch, f"batches[{index}]", historical=historical)
+                    for index, batch in enumerate(batches)
+                ]
+            )
+        else:
+            chunks = _streamed_chunks(batches, historical, stopped)
 
-        async def send(numbered: tuple[int, list[EncodedBatch]]) -> tuple[int, ChunkOutcome]:
+        async def send(
+            numbered: tuple[int, list[EncodedBatch]],
+        ) -> tuple[int, list[EncodedBatch], ChunkOutcome]:
             index, chunk = numbered
-            return index, await self.send_chunk(chunk, historical=historical)
+            return index, chunk, await self.send_chunk(chunk, historical=historical)
 
-        # One worker pool for the package: fanout.bounded_map.
-        outcomes = dict([o async for o in bounded_map(chunks, send, concurrency)])
-
-        sent = 0
-        failed: list[FailedBatch] = []
+        sent = requests = 0
+        failed: list[tuple[int, list[EncodedBatch], Exception]] = []
         server_errors: list[ErrorDetail] = []
-        for index, chunk in chunks:  # in the order the batches were given
-            outcome = outcomes[index]
+        # One worker pool for the package: fanout.bounded_map, which reads the chunks only as
+        # workers free up, so a stream is never held whole. A chunk is let go once it is done.
+        async for index, chunk, outcome in bounded_map(enumerate(chunks), send, concurrency):
+            requests += 1
             if outcome.error is None:
                 sent += len(chunk)
                 server_errors.extend(outcome.server_errors)
             else:
-                failed.extend(FailedBatch(item.handed_back(), outcome.error) for item in chunk)
-        return UploadResult(sent, tuple(failed), len(chunks), tuple(server_errors))
+                failed.append((index, chunk, outcome.error))
+        failed.sort(key=lambda entry: entry[0])  # in the order the batches were given
+        result = UploadResult(
+            sent,
+            tuple(
+                FailedBatch(item.handed_back(), error)
+                for _, chunk, error in failed
+                for item in chunk
+            ),
+            requests,
+            tuple(server_errors),
+        )
+        if stopped:
+            raise UploadStopped(str(stopped[0]), result=result) from stopped[0]
+        return result
 
     def uploader(self, **options: Unpack[UploaderOptions]) -> BatchUploader:
         """A ``BatchUploader`` on this API: ``async with api.uploader() as up: await up.add(b)``.
@@ -170,7 +194,7 @@ class EventsAPI(APIBase):
             idempotent=True,
         )
         try:
-            response = await self._session.send(request, self._credentials())
+            response = await self._send(request)
         except MParticleError as exc:
             return ChunkOutcome(error=exc)
         except Exception as exc:
@@ -183,3 +207,32 @@ class EventsAPI(APIBase):
         return ChunkOutcome(
             server_errors=parse_error_details(response.body) if response.body else ()
         )
+
+
+class UploadStopped(InvalidRequest):
+    """A streamed ``upload_many`` met a bad batch and stopped reading there.
+
+    ``result`` says what became of every batch before it (sent, or handed back in
+    ``result.failed``); the bad batch and those after it were not sent.
+    """
+
+    def __init__(self, message: str, *, result: UploadResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def _streamed_chunks(
+    batches: Iterable[BatchLike], historical: bool, stopped: list[InvalidRequest]
+) -> Iterator[list[EncodedBatch]]:
+    """Chunks of ``batches``, encoded as they are read; the first bad one ends them, its error
+    put in ``stopped``."""
+
+    def encoded() -> Iterator[EncodedBatch]:
+        for index, batch in enumerate(batches):
+            try:
+                yield encode_batch(batch, f"batches[{index}]", historical=historical)
+            except InvalidRequest as exc:
+                stopped.append(exc)
+                return
+
+    return chunk_batches(encoded())

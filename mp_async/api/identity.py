@@ -239,7 +239,7 @@ class IdentityAPI(APIBase):
             for change in checked
         ]
         request = Request.json("POST", f"{self._base}/{mpid_value}/modify", body, bucket="identity")
-        return modify_result(await self._session.send(request, auth))
+        return modify_result(await self._send(request, auth))
 
     async def _post(
         self,
@@ -275,4 +275,4 @@ class IdentityAPI(APIBase):
         request = Request.json(
             "POST", f"{self._base}/{call}", body, params=params, bucket="identity", idempotent=True
         )
-        return await self._session.send(request, auth)
+        return await self._send(request, auth)

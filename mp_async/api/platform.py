@@ -215,7 +215,7 @@ class PlatformAPI(APIBase):
             request = Request.json(method, url, body, params=query, bucket="platform")
         else:
             request = Request(method, url, params=query, bucket="platform")
-        response = await self._session.send(request, auth)
+        response = await self._send(request, auth)
         return unwrap(response), response
 
     # --- any resource -------------------------------------------------------------------

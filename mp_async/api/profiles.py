@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -24,6 +24,8 @@ __all__ = [
     "Identity",
     "Profile",
     "ProfileAPI",
+    "ProfileFailed",
+    "ProfileFound",
     "ProfileResult",
 ]
 
@@ -96,17 +98,28 @@ converter.register_structure_hook(Profile, _profile_from_reply)
 
 
 @attrs.frozen
-class ProfileResult:
-    """One outcome of ``get_many``: the ``mpid`` asked for, and its ``profile`` or ``error``."""
+class ProfileFound:
+    """A lookup of ``get_many`` that returned the ``profile`` of ``mpid`` (``ok`` is True)."""
 
     mpid: int | str
-    profile: Profile | None = None
-    error: MParticleError | None = None
+    profile: Profile
+    error: None = None
+    ok: Literal[True] = attrs.field(default=True, init=False)
 
-    @property
-    def ok(self) -> bool:
-        """True when the lookup returned a profile."""
-        return self.error is None
+
+@attrs.frozen
+class ProfileFailed:
+    """A lookup of ``get_many`` that failed with ``error`` (``ok`` is False, no ``profile``)."""
+
+    mpid: int | str
+    error: MParticleError
+    profile: None = None
+    ok: Literal[False] = attrs.field(default=False, init=False)
+
+
+#: One outcome of ``get_many``. ``if result.ok:`` narrows it for a type checker: then
+#: ``result.profile`` is a ``Profile``, else ``result.error`` an ``MParticleError``.
+ProfileResult: TypeAlias = ProfileFound | ProfileFailed
 
 
 def fields_param(fields: Iterable[str] | str | None) -> str:
@@ -168,7 +181,7 @@ class ProfileAPI(APIBase):
         request = Request(
             "GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", bucket="profile"
         )
-        response = await self._session.send(request, self._credentials())
+        response = await self._send(request)
         return structure(response.json(), Profile, method="GET", path=response.path)
 
     async def resolve(
@@ -209,7 +222,7 @@ class ProfileAPI(APIBase):
             bucket="profile",
             idempotent=True,  # a POST that only reads
         )
-        response = await self._session.send(request, auth)
+        response = await self._send(request, auth)
         return structure(response.json(), Profile, method=method, path=response.path)
 
     def get_many(
@@ -218,7 +231,7 @@ class ProfileAPI(APIBase):
         *,
         concurrency: int = 32,
         fields: Iterable[str] | str | None = None,
-    ) -> AsyncIterator[ProfileResult]:
+    ) -> AsyncGenerator[ProfileResult, None]:
         """Look up every MPID, at most ``concurrency`` at a time, yielding results as they finish.
 
         The input is read lazily (a generator of millions is fine). A lookup that fails yields
@@ -240,5 +253,5 @@ class ProfileAPI(APIBase):
         try:
             profile = await self._fetch(validate_mpid(mpid), fields_value)
         except MParticleError as exc:
-            return ProfileResult(mpid, error=exc)
-        return ProfileResult(mpid, profile=profile)
+            return ProfileFailed(mpid, exc)
+        return ProfileFound(mpid, profile)
