@@ -315,11 +315,9 @@ async def step(rate: float, seconds: float, warn: bool) -> None:
                 while True:
                     await asyncio.sleep(0.5)
                     t = time.monotonic() - t0
-                    if t > seconds / 3 and server_rate == rate:
-                        server_rate = rate / 2
-                        await control(base, rate=str(server_rate))
-                    elif t > 2 * seconds / 3 and server_rate == rate / 2:
-                        server_rate = rate
+                    wanted = rate / 2 if seconds / 3 < t <= 2 * seconds / 3 else rate
+                    if wanted != server_rate:
+                        server_rate = wanted
                         await control(base, rate=str(server_rate))
                     samples.append((t, limiter.rate("profile"), server_rate))
 

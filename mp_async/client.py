@@ -11,7 +11,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from .auth.base import AuthStrategy
-from .auth.oauth import OAuthClientCredentials, with_token_url_of
 from .errors import InvalidRequest
 from .hosts import Hosts, Workspace
 from .retry import RetryPolicy
@@ -58,6 +57,8 @@ class MParticle:
     ) -> None:
         self.hosts = hosts or Hosts.us1()
         self.workspace = workspace
+        from .auth.oauth import with_token_url_of  # here: importing the package stays light
+
         # Bound once here, so the Profile, Platform and Group APIs share one token.
         self.oauth = with_token_url_of(oauth, self.hosts)
         self.identity_auth = identity_auth
@@ -102,6 +103,8 @@ class MParticle:
         kwargs: dict[str, object] = {}
         client_id, client_secret = get("CLIENT_ID"), get("CLIENT_SECRET")
         if client_id and client_secret:
+            from .auth.oauth import OAuthClientCredentials
+
             kwargs["oauth"] = OAuthClientCredentials(client_id, client_secret)
         api_key, api_secret = get("API_KEY"), get("API_SECRET")
         if api_key and api_secret:

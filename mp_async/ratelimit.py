@@ -67,6 +67,8 @@ MIN_RATE = 0.5
 WINDOW = 1.0
 MEASURE = 5.0
 WARN = 90.0
+INITIAL_WINDOW = 16
+OPEN_WINDOW = 256
 LIFT_FROM = 50.0
 GAP = 0.5
 
@@ -103,6 +105,11 @@ class _Bucket:
     successes: deque[float] = attrs.field(factory=deque)
     queue: deque[asyncio.Future[None]] = attrs.field(factory=deque)  # callers waiting, in order
     last_wait: float = 0.0  # the wait of the slot just reserved
+    # Before any limit is known: at most ``window`` requests in flight, one more for each
+    # success, until ``OPEN_WINDOW`` (None: no window, the probe is over).
+    window: int | None = None
+    in_flight: int = 0
+    window_waiters: deque[asyncio.Future[None]] = attrs.field(factory=deque)
 
 
 def _wake(queue: deque[asyncio.Future[None]]) -> None:
@@ -153,8 +160,17 @@ class AdaptiveRateLimiter:
         state = self._buckets.get(bucket)
         if state is None:
             cap = self._cap(bucket)
-            state = self._buckets[bucket] = _Bucket(rate=cap, r_max=cap, last_decrease=-K)
+            window = INITIAL_WINDOW if cap is None else None
+            state = self._buckets[bucket] = _Bucket(
+                rate=cap, r_max=cap, last_decrease=-K, window=window
+            )
         return state
+
+    def paces(self, bucket: str) -> bool:
+        """Whether ``acquire`` has anything to do for ``bucket``: a pace, or the first requests'
+        window (the Session skips it otherwise: one dictionary lookup per request)."""
+        state = self._buckets.get(bucket) or self._state(bucket)
+        return state.rate is not None or state.window is not None
 
     async def acquire(
         self, bucket: str, deadline: float, pause: Callable[[float], Awaitable[None]]
@@ -167,13 +183,29 @@ class AdaptiveRateLimiter:
         next one.
         """
         state = self._buckets.get(bucket) or self._state(bucket)
+        if state.rate is None:
+            # No limit known yet: the first requests to a bucket go out as a window that grows
+            # with each success (as TCP's slow start), so a server with a small limit is not
+            # hit with every caller at once; a 429 ends it, and so does OPEN_WINDOW successes.
+            while state.window is not None and state.in_flight >= state.window:
+                turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                state.window_waiters.append(turn)
+                try:
+                    await turn
+                finally:
+                    if turn in state.window_waiters:
+                        state.window_waiters.remove(turn)
+            if state.rate is None:
+                if state.window is not None:
+                    state.in_flight += 1
+                return
         queue = state.queue
         if not queue and self._reserve(bucket, state, deadline, 0) is None:
             wait = state.last_wait
             if wait > 0:
                 await pause(wait)
             return
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        turn = asyncio.get_running_loop().create_future()
         queue.append(turn)
         try:
             while True:
@@ -230,6 +262,8 @@ class AdaptiveRateLimiter:
         """429: cut the rate; success: climb back (or ease off when the server warns)."""
         now = self._clock()
         state = self._state(bucket)
+        if state.window is not None:
+            self._in_window(state, status)
         if status == 429:
             self._decrease(bucket, state, now, None)
             return
@@ -256,6 +290,25 @@ class AdaptiveRateLimiter:
             grown = state.r_max * (1.0 + (1.0 - BETA) * phase**3)
         cap = self._cap(bucket)
         self._set(bucket, state, max(MIN_RATE, grown if cap is None else min(grown, cap)), now)
+
+    @staticmethod
+    def _in_window(state: _Bucket, status: int) -> None:
+        """A reply (status 0: none came) to a request of the first window."""
+        state.in_flight = max(0, state.in_flight - 1)
+        window = state.window
+        if window is None:
+            return
+        if 200 <= status < 300:
+            window += 1
+        if status == 429 or window >= OPEN_WINDOW:
+            state.window = None  # paced from now on, or never
+            room = len(state.window_waiters)
+        else:
+            state.window = window
+            room = window - state.in_flight
+        for turn in list(state.window_waiters)[: max(room, 0)]:
+            if not turn.done():
+                turn.set_result(None)
 
     @staticmethod
     def _got_through(state: _Bucket, now: float) -> float:

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import attrs
-import backoff
 
 from .errors import InvalidRequest
 
@@ -153,6 +152,8 @@ def retry_waits(
     down would retry before the server asked (backoff's default ``full_jitter`` does just
     that to ``backoff.runtime`` waits). Everything else waits ``backoff.expo`` with full jitter.
     """
+    import backoff  # here: a program that never retries does not pay for importing it
+
     uniform = (rng or random).uniform
     expo = backoff.expo(base=2, factor=policy.backoff_base, max_value=policy.backoff_max)
     next(expo)  # backoff's generators are primed with an empty send before their first value

@@ -187,6 +187,11 @@ class Session:
             if rate_limiter is not None
             else AdaptiveRateLimiter(rate_limit, clock=clock)
         )
+        # Whether a request must ask the limiter first (a limiter may say so; else: paced).
+        limiter = self.rate_limiter
+        self._paces: Callable[[str], bool] = getattr(
+            limiter, "paces", lambda bucket: limiter.rate(bucket) is not None
+        )
         # rate-limit bucket -> monotonic time at which its gate opens again (after a 429)
         self._gates: dict[str, float] = {}
         # Requests in flight in any task (a background token refresh among them), so that
@@ -311,18 +316,26 @@ class Session:
             if self._gates:
                 await self._wait_at_gate(request, deadline)
             limiter = self.rate_limiter
-            if limiter.rate(request.bucket) is not None:  # nothing to wait for until a limit
+            acquired = self._paces(request.bucket)  # nothing to wait for until a limit
+            if acquired:
                 await limiter.acquire(request.bucket, deadline, self._pace_pause)
-            sent = await auth.apply(request, self) if auth is not None else request
-            error: MParticleError
+            try:
+                sent = await auth.apply(request, self) if auth is not None else request
+            except BaseException:
+                if acquired:
+                    limiter.on_reply(request.bucket, 0, None)
+                raise
             try:
                 status, headers, body = await self._attempt(sent, timeout)
-            except CertificateError:
-                raise  # no retry makes an untrusted certificate trusted
-            except TransportError as exc:
-                error, failure = exc, Failure(None, sent=exc.request_sent)
+            except BaseException as exc:
+                if acquired:  # no reply: the limiter counts it back (status 0)
+                    limiter.on_reply(request.bucket, 0, None)
+                if isinstance(exc, CertificateError) or not isinstance(exc, TransportError):
+                    raise  # no retry makes an untrusted certificate trusted
+                error: MParticleError = exc
+                failure = Failure(None, sent=exc.request_sent)
             else:
-                self.rate_limiter.on_reply(request.bucket, status, _percentage_used(headers))
+                limiter.on_reply(request.bucket, status, _percentage_used(headers))
                 if body:
                     # Nothing a reply quotes back of our credentials reaches an error or a log.
                     body = redact(body, sent.credentials())

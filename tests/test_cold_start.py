@@ -41,3 +41,17 @@ def test_names_of_the_api_package_are_still_importable_from_it() -> None:
             sys.modules[f"mp_async.api.{api._MODULE_OF[name]}"], name
         )
     assert imported_after("from mp_async.api import Batch, ProfileResult") >= {"events", "profiles"}
+
+
+def test_importing_the_package_imports_no_auth_strategy_and_no_backoff() -> None:
+    program = (
+        "import sys, mp_async\n"
+        "print(' '.join(m for m in sys.modules if m.startswith(('mp_async.auth.', 'backoff'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    ).stdout
+    assert set(out.split()) == {"mp_async.auth.base"}
+    import mp_async.auth as auth
+
+    assert auth.HmacDigestAuth.__name__ == "HmacDigestAuth"  # still there when asked for

@@ -293,3 +293,65 @@ async def test_waiting_callers_are_served_in_the_order_they_came() -> None:
     await asyncio.gather(*(caller(i, 0.0) for i in range(30)), caller(30, 0.3), caller(31, 0.5))
     # Nobody who came later took a slot from one waiting longer (so no caller starves).
     assert served == list(range(32))
+
+
+async def test_before_any_limit_is_known_the_first_requests_go_out_as_a_growing_window() -> None:
+    import asyncio
+
+    from mp_async.ratelimit import INITIAL_WINDOW
+
+    lim = AdaptiveRateLimiter()
+    started: list[int] = []
+
+    async def caller(i: int) -> None:
+        await lim.acquire("profile", 1e18, asyncio.sleep)
+        started.append(i)
+
+    tasks = [asyncio.ensure_future(caller(i)) for i in range(40)]
+    await asyncio.sleep(0.01)
+    assert len(started) == INITIAL_WINDOW  # not all 40 at a server whose limit is unknown
+    lim.on_reply("profile", 200, None)  # one back, and the window one wider: two more go
+    await asyncio.sleep(0.01)
+    assert len(started) == INITIAL_WINDOW + 2
+    lim.on_reply("profile", 0, None)  # no reply (a transport error): its place is given back
+    await asyncio.sleep(0.01)
+    assert len(started) == INITIAL_WINDOW + 3
+    for _ in range(3):
+        lim.on_reply("profile", 200, None)
+    lim.on_reply("profile", 429, None)  # a limit: the window ends, everyone is paced instead
+    assert lim.rate("profile") is not None
+    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    assert sorted(started) == list(range(40))
+
+
+def test_a_server_that_never_throttles_ends_the_window_and_then_nothing_waits() -> None:
+    from mp_async.ratelimit import OPEN_WINDOW
+
+    lim, fake = limiter()
+    assert lim.paces("profile")  # the first window
+    successes(lim, fake, OPEN_WINDOW, 1000)
+    assert not lim.paces("profile") and lim.rate("profile") is None
+
+
+async def test_requests_that_get_no_reply_give_their_window_place_back(mocked) -> None:
+    import asyncio
+
+    import aiohttp
+    from conftest import StaticBearer
+
+    from mp_async import Session, Workspace
+    from mp_async.api.profiles import ProfileAPI
+    from mp_async.errors import ConnectError
+
+    url = "https://api.mparticle.com/userprofile/v1/1/2/3/42?fields=user_attributes"
+    mocked.get(url, exception=aiohttp.ClientConnectionError("reset"), repeat=True)
+    async with Session(retry=RetryPolicy(max_attempts=1)) as session:
+        api = ProfileAPI(session, StaticBearer(), Workspace(1, 2, 3))
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(
+                *(api.get(42, fields="user_attributes") for _ in range(100)),
+                return_exceptions=True,
+            ),
+            30,
+        )
+    assert all(isinstance(o, ConnectError) for o in outcomes)
