@@ -217,6 +217,21 @@ async def run_uploader(url: str, batches: list[Any]) -> None:
         raise RuntimeError(f"mp_async: {len(up.failed)} batches failed: {up.failed[0].error}")
 
 
+async def run_spooled(url: str, batches: list[Any], durability: str = "process") -> None:
+    """The uploader with a spool file (``"process"``: every ``add`` returns once its batch is
+    committed; ``"interval"``: commits every 10 ms, nothing sent before it is committed)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        spool = f"{folder}/spool.db"
+        uploader = mp_client(url)
+        async with uploader as mp, mp.events.uploader(spool=spool, durability=durability) as up:
+            for batch in batches:
+                await up.add(batch)
+    if up.failed:
+        raise RuntimeError(f"mp_async: {len(up.failed)} batches failed: {up.failed[0].error}")
+
+
 async def run_upload_many(url: str, batches: list[Any]) -> None:
     async with mp_client(url) as mp:
         result = await mp.events.upload_many(batches)
@@ -286,6 +301,8 @@ def bench(latency_ms: float, n: int, official_n: int, rounds: int, use_emulator:
     peers: dict[str, tuple[Peer, int]] = {
         "mp_async uploader": (lambda url: run_uploader(url, models), n),
         "uploader/dicts": (lambda url: run_uploader(url, dicts), n),
+        "uploader+spool": (lambda url: run_spooled(url, models), n),
+        "spool, interval": (lambda url: run_spooled(url, models, "interval"), n),
         "upload_many": (lambda url: run_upload_many(url, models), n),
         "raw aiohttp": (lambda url: run_raw(url, dicts), n),
         "official": (lambda url: run_official(url, official), official_n),
@@ -317,6 +334,8 @@ def bench(latency_ms: float, n: int, official_n: int, rounds: int, use_emulator:
             f"  {name:<20}{rate[name]:>12,.0f}{cpu[name]:>22.1f}"
             f"{rate[name] / rate['raw aiohttp']:>9.2f}{rate[name] / rate['official']:>13.2f}"
         )
+    for name in ("uploader+spool", "spool, interval"):
+        print(f"  {name} / in-memory uploader: {rate[name] / rate['mp_async uploader']:.2f}")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -51,3 +53,21 @@ async def test_aiohttp_cleanup_ctx_shares_one_client_and_closes_it(mp_emulator: 
     assert missing.status == 404
     assert len(clients) == 1
     assert clients[0].session.closed
+
+
+async def test_the_queue_worker_acknowledges_only_accepted_batches(
+    mp_emulator: Emulator, tmp_path: Path
+) -> None:
+    from examples import queue_worker
+
+    orders = [{"customer_id": f"c-{n}", "total": n} for n in range(300)]
+    queue = queue_worker.MessageQueue(orders)
+    mp_emulator.faults.fail_next(400, path_prefix="/events/v2/bulkevents")  # one bulk refused
+    async with client_for(mp_emulator) as mp:
+        await queue_worker.consume(mp, queue, str(tmp_path / "spool.db"))
+    delivered = [b["user_identities"]["customer_id"] for b in mp_emulator.state.event_batches]
+    # The refused bulk request's messages went back to the queue and came round again: every
+    # message is acknowledged once, and only after its batch was accepted.
+    assert mp_emulator.state.statuses[400] == 1
+    assert sorted(queue.acknowledged) == list(range(300)) and not queue.unacknowledged
+    assert sorted(delivered) == sorted(f"c-{n}" for n in range(300))

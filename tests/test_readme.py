@@ -86,8 +86,13 @@ def test_the_readme_has_python_blocks() -> None:
     ("line", "source"), _blocks(), ids=[f"README.md:{line}" for line, _ in _blocks()]
 )
 def test_readme_block_runs(
-    served: EmulatorThread, monkeypatch: pytest.MonkeyPatch, line: int, source: str
+    served: EmulatorThread,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    line: int,
+    source: str,
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # a block that writes a file (a spool) writes it there
     code = compile(source, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     module = types.ModuleType("__readme__")  # a real module: dataclasses look theirs up
     monkeypatch.setitem(sys.modules, module.__name__, module)

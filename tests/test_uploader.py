@@ -195,6 +195,8 @@ def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
 def test_events_uploader_takes_and_documents_every_option_of_batch_uploader() -> None:
     options = dict(inspect.signature(BatchUploader).parameters)
     del options["api"]
+    del options["spool"]  # the factory takes a path (and its durability) instead of a Spool
+    assert {"spool", "durability"} <= set(inspect.signature(EventsAPI.uploader).parameters)
 
     assert set(UploaderOptions.__annotations__) == set(options)
     for name, parameter in options.items():

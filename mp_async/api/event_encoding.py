@@ -78,12 +78,14 @@ class UploadResult:
 class EncodedBatch:
     """A validated batch as the exact JSON bytes it is sent as, and what it was made from."""
 
-    __slots__ = ("body", "original", "source_request_id")
+    __slots__ = ("body", "original", "receipt", "source_request_id")
 
     def __init__(self, original: BatchLike, source_request_id: str, body: bytes) -> None:
         self.original = original
         self.source_request_id = source_request_id
         self.body = body
+        #: What an uploader told the caller it would settle (``uploader.Receipt``), if any.
+        self.receipt: Any = None
 
     def handed_back(self) -> Batch | dict[str, Any]:
         """The caller's batch, with the ``source_request_id`` it was sent with."""

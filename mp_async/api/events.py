@@ -40,7 +40,8 @@ from .event_encoding import (
     encode_batch,
 )
 from .event_models import Batch, BatchLike, CustomEvent, ScreenViewEvent
-from .uploader import BatchUploader, UploaderOptions
+from .spool import Durability, Spool
+from .uploader import BatchUploader, Receipt, UploaderOptions
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -52,6 +53,7 @@ __all__ = [
     "CustomEvent",
     "EventsAPI",
     "FailedBatch",
+    "Receipt",
     "ScreenViewEvent",
     "UploadAborted",
     "UploadResult",
@@ -169,16 +171,25 @@ class EventsAPI(APIBase):
             raise UploadStopped(str(stopped[0]), result=result) from stopped[0]
         return result
 
-    def uploader(self, **options: Unpack[UploaderOptions]) -> BatchUploader:
+    def uploader(
+        self,
+        *,
+        spool: str | None = None,
+        durability: Durability = "process",
+        **options: Unpack[UploaderOptions],
+    ) -> BatchUploader:
         """A ``BatchUploader`` on this API: ``async with api.uploader() as up: await up.add(b)``.
 
-        Takes ``BatchUploader``'s keyword options, whose defaults are::
+        ``spool="path"`` keeps every added batch in that SQLite file until it is delivered
+        (``durability`` is ``"process"`` or ``"machine"``; see ``mp_async.api.spool``). Takes
+        ``BatchUploader``'s keyword options, whose defaults are::
 
             uploader(*, max_batch=100, flush_interval=1.0, max_pending=10000, concurrency=8,
-                     historical=False, on_failure=None, cancel_timeout=5.0)
+                     historical=False, on_failure=None, on_sent=None, cancel_timeout=5.0)
         """
         self._credentials()
-        return BatchUploader(self, **options)
+        store = Spool(spool, durability=durability) if spool is not None else None
+        return BatchUploader(self, spool=store, **options)
 
     async def send_chunk(self, chunk: list[EncodedBatch], *, historical: bool) -> ChunkOutcome:
         """Send one chunk as a bulk request; how it failed is returned, not raised."""
