@@ -393,6 +393,10 @@ class AdaptiveRateLimiter:
         self._set(bucket, state, rate if cap is None else min(rate, cap), now)
 
     def _set(self, bucket: str, state: _Bucket, rate: float, now: float) -> None:
+        old = state.rate
+        if old is not None and rate > old and state.tat > now:
+            # Slots reserved at the old pace are too far out: bring them in to the new one.
+            state.tat = now + (state.tat - now) * old / rate
         state.rate = rate
         state.last_change = now
         logged = state.logged_rate

@@ -312,13 +312,20 @@ class Session:
         waits = None
         attempts = 0
         refreshed_after_401 = False
+        limiter = self.rate_limiter
         while True:
-            if self._gates:
-                await self._wait_at_gate(request, deadline)
-            limiter = self.rate_limiter
             acquired = self._paces(request.bucket)  # nothing to wait for until a limit
-            if acquired:
+            while True:
+                if self._gates:
+                    await self._wait_at_gate(request, deadline)
+                if not acquired:
+                    break
                 await limiter.acquire(request.bucket, deadline, self._pace_pause)
+                opens_at = self._gates.get(request.bucket)
+                if opens_at is None or opens_at <= self._clock():
+                    break
+                # A 429 closed the gate while this caller waited for its slot: wait at the
+                # gate, then for a new slot, so that the gate does not open on a crowd.
             try:
                 sent = await auth.apply(request, self) if auth is not None else request
             except BaseException:

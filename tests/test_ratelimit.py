@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from conftest import FakeTime, client_for
 from hypothesis import given, settings
@@ -355,3 +357,49 @@ async def test_requests_that_get_no_reply_give_their_window_place_back(mocked) -
             30,
         )
     assert all(isinstance(o, ConnectError) for o in outcomes)
+
+
+async def test_slots_reserved_at_a_low_pace_are_brought_in_when_the_pace_rises() -> None:
+    lim, fake = limiter()
+    lim.on_reply("profile", 429, None)  # nothing got through yet: the slowest pace, 0.5/s
+    for _ in range(3):
+        await lim.acquire("profile", fake.now + 100, fake.sleep)
+    far = lim._buckets["profile"].tat - fake.now
+    assert far >= 4.0  # two seconds a slot
+    successes(lim, fake, 20, 100)  # then the first replies arrive: 20 got through
+    near = lim._buckets["profile"].tat - fake.now
+    assert near < far / 10  # the next caller waits for the new pace, not the old one
+
+
+async def test_callers_who_got_a_slot_during_a_gate_are_paced_again_when_it_opens(
+    emulator: Emulator,
+) -> None:
+    import asyncio
+    import time
+
+    import aiohttp
+
+    from mp_async import Session
+
+    sent: list[float] = []
+    trace = aiohttp.TraceConfig()
+
+    async def on_start(session: object, context: object, params: object) -> None:
+        if "/userprofile/" in str(params.url):  # type: ignore[attr-defined]
+            sent.append(time.monotonic())
+
+    trace.on_request_start.append(on_start)
+    emulator.faults.fail_next(429, headers={"Retry-After": "1"}, path_prefix="/userprofile/")
+    async with aiohttp.ClientSession(trace_configs=[trace]) as http:
+        session = Session(client_session=http, rate_limit=20.0)
+        async with client_for(emulator, session=session) as mp:
+            mpids = emulator.seeded_mpids[:30]
+            await asyncio.gather(*(mp.profiles.get(m) for m in mpids))
+    # One of the first requests was answered 429 and closed the gate for a second: silence.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
+    assert max(gaps) >= 0.9
+    after_gate = sent[gaps.index(max(gaps)) + 1 :]
+    assert len(after_gate) >= 25
+    for i, first in enumerate(after_gate):
+        # paced at 20/s once the gate opens: no crowd of callers that took slots meanwhile
+        assert sum(1 for t in after_gate[i:] if t < first + 0.2) <= 20 * 0.2 + 2
