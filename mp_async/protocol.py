@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 __all__ = [
     "ENVIRONMENTS",
+    "CustomEventType",
+    "Environment",
     "EVENTS_PATH",
     "EVENTS_CUSTOM_EVENT_TYPES",
     "EVENTS_HISTORICAL_MIN_AGE_MS",
@@ -171,7 +175,11 @@ EVENTS_USER_IDENTITY_TYPES = frozenset(
 #: "Attribution custom events"), the JSON schema's enum (``media``) and the official Python
 #: package's (mparticle.models.AppEvent, which adds ``unknown`` and ``attribution``). The field
 #: is required on every custom event (JSON Reference, schema and OpenAPI ``required``).
-EVENTS_CUSTOM_EVENT_TYPES = (
+CustomEventType = Literal[
     "navigation", "location", "search", "transaction", "user_content", "user_preference",
     "social", "other", "media", "attribution", "unknown",
-)  # fmt: skip
+]  # fmt: skip
+EVENTS_CUSTOM_EVENT_TYPES: tuple[str, ...] = get_args(CustomEventType)
+
+#: The environments a batch may name (Events API JSON schema's ``environment`` enum).
+Environment = Literal["production", "development"]

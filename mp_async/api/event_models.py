@@ -7,7 +7,7 @@ naming the batch, the event index and the field, before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
 import attrs
@@ -22,6 +22,8 @@ from ..protocol import (
     EVENTS_HISTORICAL_MIN_AGE_MS,
     EVENTS_MAX_USER_ATTRIBUTES,
     EVENTS_USER_IDENTITY_TYPES,
+    CustomEventType,
+    Environment,
 )
 
 __all__ = [
@@ -49,7 +51,7 @@ class CustomEvent:
     """An event of the application's own (``event_type`` ``custom_event``)."""
 
     event_name: str = attrs.field(validator=non_empty)
-    custom_event_type: str = attrs.field(default="other", validator=_custom_event_type)
+    custom_event_type: CustomEventType = attrs.field(default="other", validator=_custom_event_type)
     custom_attributes: Mapping[str, Any] | None = None
     custom_flags: Mapping[str, Any] | None = None
     timestamp_unixtime_ms: int | None = None
@@ -73,6 +75,16 @@ class ScreenViewEvent:
 Event: TypeAlias = CustomEvent | ScreenViewEvent | Mapping[str, Any]
 
 
+# Typed converters: ``converter=tuple`` would make the parameters ``Iterable[_T_co]`` for a
+# type checker, and every list a user passes an error under ``mypy --strict``.
+def _events(events: Iterable[Event]) -> tuple[Event, ...]:
+    return tuple(events)
+
+
+def _names(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(names)
+
+
 @attrs.frozen
 class Batch:
     """One user's batch: identities, attribute changes and events, in one environment.
@@ -84,11 +96,11 @@ class Batch:
     form) may stand beside the typed events.
     """
 
-    environment: str
+    environment: Environment
     user_identities: Mapping[str, str] | None = None
     user_attributes: Mapping[str, Any] | None = None
-    deleted_user_attributes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    events: tuple[Event, ...] = attrs.field(default=(), converter=tuple)
+    deleted_user_attributes: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    events: tuple[Event, ...] = attrs.field(default=(), converter=_events)
     mpid: int | None = None
     ip: str | None = None
     source_request_id: str | None = None

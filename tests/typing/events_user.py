@@ -1,0 +1,47 @@
+"""A worker's program: batches with lists of typed and raw events, receipts, a spool.
+
+``mypy --strict`` checks it against the package (``.ci/package-check``): lists are accepted
+where the models take tuples, receipts and spool options are typed, and a misspelt
+enumeration value is a type error (the ``type: ignore`` below would be reported as unused if
+it were not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from mp_async import MParticle
+from mp_async.api.events import Batch, CustomEvent, Receipt, ScreenViewEvent, UploadResult
+from mp_async.auth import BasicAuth
+
+
+async def main() -> UploadResult:
+    batch = Batch(
+        "production",
+        user_identities={"customer_id": "12345"},
+        deleted_user_attributes=["trial_ends"],
+        events=[
+            CustomEvent("purchase", "transaction", custom_attributes={"sku": "A-1"}),
+            ScreenViewEvent("checkout"),
+            {"event_type": "session_start", "data": {}},
+        ],
+    )
+    CustomEvent("viewed", "navigaton")  # type: ignore[arg-type]
+    Batch("prod")  # type: ignore[arg-type]
+    async with MParticle(events_auth=BasicAuth("key", "secret")) as mp:
+        accepted: list[str] = []
+
+        def on_done(receipt: Receipt) -> None:
+            if receipt.accepted:
+                accepted.append(receipt.source_request_id)
+
+        async with mp.events.uploader(spool="events.spool", durability="interval") as up:
+            receipt = await up.add(batch)
+            receipt.add_done_callback(on_done)
+            source_request_id: str = await receipt
+            print(source_request_id, receipt.durable, up.recovered)
+        return await mp.events.upload_many(iter([batch, batch]))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
