@@ -7,7 +7,13 @@ from typing import Literal, get_args
 __all__ = [
     "ENVIRONMENTS",
     "CustomEventType",
+    "EVENTS_EVENT_TYPES",
+    "EVENTS_PRODUCT_ACTIONS",
+    "EVENTS_PROMOTION_ACTIONS",
     "Environment",
+    "EventType",
+    "ProductActionType",
+    "PromotionActionType",
     "EVENTS_PATH",
     "EVENTS_CUSTOM_EVENT_TYPES",
     "EVENTS_HISTORICAL_MIN_AGE_MS",
@@ -183,3 +189,27 @@ EVENTS_CUSTOM_EVENT_TYPES: tuple[str, ...] = get_args(CustomEventType)
 
 #: The environments a batch may name (Events API JSON schema's ``environment`` enum).
 Environment = Literal["production", "development"]
+
+#: Every ``event_type`` of the Events API: the JSON schema's event definitions
+#: (static/schema/mparticle.inbound.eventsapi.schema.json), which the JSON Reference's
+#: sections follow and add none to.
+EventType = Literal[
+    "custom_event", "commerce_event", "session_start", "session_end", "screen_view",
+    "uninstall", "crash_report", "opt_out", "first_run", "push_registration",
+    "application_state_transition", "push_message", "network_performance", "breadcrumb",
+    "profile", "user_attribute_change", "user_identity_change",
+]  # fmt: skip
+EVENTS_EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+
+#: ``product_action.action`` of a commerce event: the JSON Reference's list ("The allowed values
+#: of action"), and ``unknown``, which the official package's ProductAction model also allows.
+ProductActionType = Literal[
+    "add_to_cart", "remove_from_cart", "checkout", "checkout_option", "click", "view_detail",
+    "purchase", "refund", "add_to_wishlist", "remove_from_wish_list", "unknown",
+]  # fmt: skip
+EVENTS_PRODUCT_ACTIONS: tuple[str, ...] = get_args(ProductActionType)
+
+#: ``promotion_action.action``: ``view`` and ``click`` (JSON Reference), and ``unknown`` (the
+#: official package's PromotionAction).
+PromotionActionType = Literal["view", "click", "unknown"]
+EVENTS_PROMOTION_ACTIONS: tuple[str, ...] = get_args(PromotionActionType)

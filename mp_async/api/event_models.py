@@ -19,19 +19,32 @@ from ..errors import InvalidRequest
 from ..protocol import (
     ENVIRONMENTS,
     EVENTS_CUSTOM_EVENT_TYPES,
+    EVENTS_EVENT_TYPES,
     EVENTS_HISTORICAL_MIN_AGE_MS,
     EVENTS_MAX_USER_ATTRIBUTES,
+    EVENTS_PRODUCT_ACTIONS,
+    EVENTS_PROMOTION_ACTIONS,
     EVENTS_USER_IDENTITY_TYPES,
     CustomEventType,
     Environment,
+    ProductActionType,
+    PromotionActionType,
 )
 
 __all__ = [
     "Batch",
     "BatchLike",
+    "CommerceEvent",
     "CustomEvent",
     "Event",
+    "Product",
+    "ProductAction",
+    "ProductImpression",
+    "Promotion",
+    "PromotionAction",
     "ScreenViewEvent",
+    "SessionEndEvent",
+    "SessionStartEvent",
     "check_batch",
     "check_historical",
     "check_raw_event",
@@ -71,8 +84,167 @@ class ScreenViewEvent:
     session_uuid: str | None = None
 
 
+def _one_of(name: str, allowed: tuple[str, ...]) -> Callable[[object, Any, object], None]:
+    def check(instance: object, attribute: Any, value: object) -> None:
+        if value not in allowed:
+            raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+    return check
+
+
+@attrs.frozen
+class Product:
+    """A product of a commerce event (JSON Reference, "Product"): every field optional."""
+
+    id: str | None = None
+    name: str | None = None
+    brand: str | None = None
+    category: str | None = None
+    variant: str | None = None
+    position: int | None = None
+    price: float | None = None
+    quantity: float | None = None
+    coupon_code: str | None = None
+    added_to_cart_time_ms: int | None = None
+    total_product_amount: float | None = None
+    custom_attributes: Mapping[str, Any] | None = None
+
+
+def _products(products: Iterable[Product]) -> tuple[Product, ...]:
+    return tuple(products)
+
+
+@attrs.frozen
+class ProductAction:
+    """What was done with products: bought, added to a cart, refunded (``action``)."""
+
+    action: ProductActionType = attrs.field(
+        validator=_one_of("ProductAction.action", EVENTS_PRODUCT_ACTIONS)
+    )
+    products: tuple[Product, ...] = attrs.field(default=(), converter=_products)
+    transaction_id: str | None = None
+    total_amount: float | None = None
+    tax_amount: float | None = None
+    shipping_amount: float | None = None
+    coupon_code: str | None = None
+    affiliation: str | None = None
+    checkout_step: int | None = None
+    checkout_options: str | None = None
+    product_action_list: str | None = None
+    product_list_source: str | None = None
+
+
+@attrs.frozen
+class Promotion:
+    """An internal promotion or campaign (JSON Reference, "Promotion")."""
+
+    id: str | None = None
+    name: str | None = None
+    creative: str | None = None
+    position: str | None = None
+
+
+def _promotions(promotions: Iterable[Promotion]) -> tuple[Promotion, ...]:
+    return tuple(promotions)
+
+
+@attrs.frozen
+class PromotionAction:
+    """Promotions viewed or clicked (``action``)."""
+
+    action: PromotionActionType = attrs.field(
+        validator=_one_of("PromotionAction.action", EVENTS_PROMOTION_ACTIONS)
+    )
+    promotions: tuple[Promotion, ...] = attrs.field(default=(), converter=_promotions)
+
+
+@attrs.frozen
+class ProductImpression:
+    """Products seen in a listing (``product_impression_list`` names it)."""
+
+    product_impression_list: str | None = None
+    products: tuple[Product, ...] = attrs.field(default=(), converter=_products)
+
+
+def _impressions(impressions: Iterable[ProductImpression]) -> tuple[ProductImpression, ...]:
+    return tuple(impressions)
+
+
+@attrs.frozen
+class CommerceEvent:
+    """A commerce event (``event_type`` ``commerce_event``): exactly one of ``product_action``
+    (products bought, carted, refunded ...), ``promotion_action`` or ``product_impressions``,
+    as the JSON Reference's three variations require."""
+
+    product_action: ProductAction | None = None
+    promotion_action: PromotionAction | None = None
+    product_impressions: tuple[ProductImpression, ...] = attrs.field(
+        default=(), converter=_impressions
+    )
+    currency_code: str | None = None
+    screen_name: str | None = None
+    is_non_interactive: bool | None = None
+    custom_attributes: Mapping[str, Any] | None = None
+    custom_flags: Mapping[str, Any] | None = None
+    timestamp_unixtime_ms: int | None = None
+    event_id: int | None = None
+    source_message_id: str | None = None
+    session_id: int | None = None
+    session_uuid: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        given = [
+            name
+            for name, value in (
+                ("product_action", self.product_action),
+                ("promotion_action", self.promotion_action),
+                ("product_impressions", self.product_impressions),
+            )
+            if value
+        ]
+        if len(given) != 1:
+            raise InvalidRequest(
+                "CommerceEvent needs exactly one of product_action, promotion_action and "
+                f"product_impressions; got {', '.join(given) or 'none'}"
+            )
+
+
+@attrs.frozen
+class SessionStartEvent:
+    """The start of a session (``event_type`` ``session_start``); events of the session carry
+    its ``session_uuid`` (or ``session_id``)."""
+
+    session_uuid: str | None = None
+    session_id: int | None = None
+    timestamp_unixtime_ms: int | None = None
+    event_id: int | None = None
+    source_message_id: str | None = None
+
+
+@attrs.frozen
+class SessionEndEvent:
+    """The end of a session (``event_type`` ``session_end``), with its length."""
+
+    session_uuid: str | None = None
+    session_id: int | None = None
+    session_duration_ms: int | None = None
+    timestamp_unixtime_ms: int | None = None
+    event_id: int | None = None
+    source_message_id: str | None = None
+    custom_attributes: Mapping[str, Any] | None = None
+
+
+_TYPED_EVENTS = (CustomEvent, ScreenViewEvent, CommerceEvent, SessionStartEvent, SessionEndEvent)
+
 #: An event in a batch: typed, or a raw mapping in the documented JSON form.
-Event: TypeAlias = CustomEvent | ScreenViewEvent | Mapping[str, Any]
+Event: TypeAlias = (
+    CustomEvent
+    | ScreenViewEvent
+    | CommerceEvent
+    | SessionStartEvent
+    | SessionEndEvent
+    | Mapping[str, Any]
+)
 
 
 # Typed converters: ``converter=tuple`` would make the parameters ``Iterable[_T_co]`` for a
@@ -107,6 +279,14 @@ class Batch:
     timestamp_unixtime_ms: int | None = None
     device_info: Mapping[str, Any] | None = None
     application_info: Mapping[str, Any] | None = None
+    #: ``{"gdpr": {purpose: {consented, document, timestamp_unixtime_ms, location,
+    #: hardware_id}}, "ccpa": {"data_sale_opt_out": {...}}}`` (JSON Reference, consent_state)
+    consent_state: Mapping[str, Any] | None = None
+    #: ``{"data_plan": {"plan_id": ..., "plan_version": ...}}``: the data plan to check against
+    context: Mapping[str, Any] | None = None
+    integration_attributes: Mapping[str, Any] | None = None
+    mp_deviceid: str | None = None
+    schema_version: int | None = None
 
     def __attrs_post_init__(self) -> None:
         check_batch(
@@ -119,7 +299,7 @@ class Batch:
             self.source_request_id,
         )
         for index, event in enumerate(self.events):
-            if not isinstance(event, (CustomEvent, ScreenViewEvent)):
+            if not isinstance(event, _TYPED_EVENTS):
                 check_raw_event(f"Batch.events[{index}]", event)
 
 
@@ -158,6 +338,38 @@ converter.register_unstructure_hook(
     _event_hook("custom_event", CustomEvent, custom_event_type=override(omit_if_default=False)),
 )
 converter.register_unstructure_hook(ScreenViewEvent, _event_hook("screen_view", ScreenViewEvent))
+
+
+def _parts_hook(cls: type[Any], **overrides: Any) -> Callable[[Any], dict[str, Any]]:
+    return make_dict_unstructure_fn(cls, converter, _cattrs_omit_if_default=True, **overrides)
+
+
+def _listed(values: tuple[Any, ...]) -> list[Any]:
+    return [converter.unstructure(value) for value in values]
+
+
+_as_list = override(unstruct_hook=_listed)
+converter.register_unstructure_hook(
+    Product, _parts_hook(Product, custom_attributes=override(unstruct_hook=_as_is))
+)
+converter.register_unstructure_hook(
+    ProductAction,
+    _parts_hook(ProductAction, action=override(omit_if_default=False), products=_as_list),
+)
+converter.register_unstructure_hook(Promotion, _parts_hook(Promotion))
+converter.register_unstructure_hook(
+    PromotionAction, _parts_hook(PromotionAction, promotions=_as_list)
+)
+converter.register_unstructure_hook(
+    ProductImpression, _parts_hook(ProductImpression, products=_as_list)
+)
+converter.register_unstructure_hook(
+    CommerceEvent, _event_hook("commerce_event", CommerceEvent, product_impressions=_as_list)
+)
+converter.register_unstructure_hook(
+    SessionStartEvent, _event_hook("session_start", SessionStartEvent)
+)
+converter.register_unstructure_hook(SessionEndEvent, _event_hook("session_end", SessionEndEvent))
 converter.register_unstructure_hook(
     Batch,
     make_dict_unstructure_fn(
@@ -170,6 +382,9 @@ converter.register_unstructure_hook(
         events=override(unstruct_hook=_events_json),
         device_info=override(unstruct_hook=_as_is),
         application_info=override(unstruct_hook=_as_is),
+        consent_state=override(unstruct_hook=_as_is),
+        context=override(unstruct_hook=_as_is),
+        integration_attributes=override(unstruct_hook=_as_is),
     ),
 )
 
@@ -220,12 +435,45 @@ def check_batch(
     # partner_identities or a device identity in device_info.
 
 
+_EVENT_TYPES = frozenset(EVENTS_EVENT_TYPES)
+_CUSTOM_EVENT_TYPES = frozenset(EVENTS_CUSTOM_EVENT_TYPES)
+
+
 def check_raw_event(where: str, event: object) -> None:
+    """The documented rules a raw event mapping must meet (what the typed models check)."""
     if not isinstance(event, Mapping) or not isinstance(event.get("event_type"), str):
         raise InvalidRequest(
-            f"{where} must be a CustomEvent, a ScreenViewEvent, or a mapping with an "
-            f"'event_type' and 'data'; got {type(event).__name__}"
+            f"{where} must be a typed event (CustomEvent, CommerceEvent ...) or a mapping with "
+            f"an 'event_type' and 'data'; got {type(event).__name__}"
         )
+    event_type = event["event_type"]
+    if event_type not in _EVENT_TYPES:
+        raise InvalidRequest(
+            f"{where}.event_type must be one of {', '.join(EVENTS_EVENT_TYPES)}; got {event_type!r}"
+        )
+    data = event.get("data")
+    if data is not None and not isinstance(data, Mapping):
+        raise InvalidRequest(f"{where}.data must be a mapping")
+    if event_type == "custom_event" and data is not None:
+        kind = data.get("custom_event_type")
+        if kind not in _CUSTOM_EVENT_TYPES:
+            raise InvalidRequest(
+                f"{where}.data.custom_event_type must be one of "
+                f"{', '.join(EVENTS_CUSTOM_EVENT_TYPES)}; got {kind!r}"
+            )
+    elif event_type == "commerce_event" and data is not None:
+        for part, allowed in (
+            ("product_action", EVENTS_PRODUCT_ACTIONS),
+            ("promotion_action", EVENTS_PROMOTION_ACTIONS),
+        ):
+            action = data.get(part)
+            if action is not None and (
+                not isinstance(action, Mapping) or action.get("action") not in allowed
+            ):
+                got = action.get("action") if isinstance(action, Mapping) else action
+                raise InvalidRequest(
+                    f"{where}.data.{part}.action must be one of {', '.join(allowed)}; got {got!r}"
+                )
 
 
 def check_historical(where: str, document: Mapping[str, Any], now_ms: int) -> None:

@@ -39,7 +39,20 @@ from .event_encoding import (
     chunk_batches,
     encode_batch,
 )
-from .event_models import Batch, BatchLike, CustomEvent, ScreenViewEvent
+from .event_models import (
+    Batch,
+    BatchLike,
+    CommerceEvent,
+    CustomEvent,
+    Product,
+    ProductAction,
+    ProductImpression,
+    Promotion,
+    PromotionAction,
+    ScreenViewEvent,
+    SessionEndEvent,
+    SessionStartEvent,
+)
 from .spool import Durability, Spool
 from .uploader import BatchUploader, Receipt, UploaderOptions
 
@@ -50,11 +63,19 @@ __all__ = [
     "Batch",
     "BatchLike",
     "BatchUploader",
+    "CommerceEvent",
     "CustomEvent",
     "EventsAPI",
     "FailedBatch",
+    "Product",
+    "ProductAction",
+    "ProductImpression",
+    "Promotion",
+    "PromotionAction",
     "Receipt",
     "ScreenViewEvent",
+    "SessionEndEvent",
+    "SessionStartEvent",
     "UploadAborted",
     "UploadResult",
     "UploadStopped",

@@ -11,7 +11,18 @@ from __future__ import annotations
 import asyncio
 
 from mp_async import MParticle
-from mp_async.api.events import Batch, CustomEvent, Receipt, ScreenViewEvent, UploadResult
+from mp_async.api.events import (
+    Batch,
+    CommerceEvent,
+    CustomEvent,
+    Product,
+    ProductAction,
+    Receipt,
+    ScreenViewEvent,
+    SessionEndEvent,
+    SessionStartEvent,
+    UploadResult,
+)
 from mp_async.auth import BasicAuth
 
 
@@ -24,8 +35,17 @@ async def main() -> UploadResult:
             CustomEvent("purchase", "transaction", custom_attributes={"sku": "A-1"}),
             ScreenViewEvent("checkout"),
             {"event_type": "session_start", "data": {}},
+            SessionStartEvent(session_uuid="s-1"),
+            CommerceEvent(
+                product_action=ProductAction("purchase", [Product(id="sku-1", quantity=2)]),
+                currency_code="GBP",
+            ),
+            SessionEndEvent(session_uuid="s-1", session_duration_ms=61_000),
         ],
+        consent_state={"gdpr": {"marketing": {"consented": True}}},
+        context={"data_plan": {"plan_id": "checkout", "plan_version": 2}},
     )
+    ProductAction("buy")  # type: ignore[arg-type]
     CustomEvent("viewed", "navigaton")  # type: ignore[arg-type]
     Batch("prod")  # type: ignore[arg-type]
     async with MParticle(events_auth=BasicAuth("key", "secret")) as mp:

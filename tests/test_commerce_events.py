@@ -1,0 +1,234 @@
+"""Commerce and session events: typed, checked, and the same JSON as the official package's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mparticle
+import pytest
+from mparticle import ApiClient
+
+from mp_async.api.events import (
+    Batch,
+    CommerceEvent,
+    Product,
+    ProductAction,
+    ProductImpression,
+    Promotion,
+    PromotionAction,
+    SessionEndEvent,
+    SessionStartEvent,
+    encode_batch,
+)
+from mp_async.converter import converter
+from mp_async.emulator import Emulator
+from mp_async.errors import InvalidRequest
+from mp_async.protocol import EVENTS_EVENT_TYPES, EVENTS_PRODUCT_ACTIONS
+from mp_async.testing import client_for
+
+
+def official(model: Any) -> Any:
+    return ApiClient.sanitize_for_serialization(model)
+
+
+def test_a_purchase_is_the_json_the_official_package_sends() -> None:
+    ours = CommerceEvent(
+        product_action=ProductAction(
+            "purchase",
+            products=[Product(id="sku-1", name="Lamp", price=19.5, quantity=2.0)],
+            transaction_id="T-1",
+            total_amount=39.0,
+            tax_amount=3.5,
+            shipping_amount=4.0,
+            coupon_code="SPRING",
+        ),
+        currency_code="USD",
+        timestamp_unixtime_ms=1_700_000_000_000,
+    )
+    theirs = mparticle.CommerceEvent(
+        product_action=mparticle.ProductAction(
+            "purchase",
+            products=[mparticle.Product(id="sku-1", name="Lamp", price=19.5, quantity=2.0)],
+            transaction_id="T-1",
+            total_amount=39.0,
+            tax_amount=3.5,
+            shipping_amount=4.0,
+            coupon_code="SPRING",
+        ),
+        currency_code="USD",
+        timestamp_unixtime_ms=1_700_000_000_000,
+    )
+    assert converter.unstructure(ours) == {
+        "event_type": "commerce_event",
+        "data": official(theirs),
+    }
+
+
+def test_promotions_impressions_and_sessions_match_the_official_package() -> None:
+    pairs = [
+        (
+            CommerceEvent(
+                promotion_action=PromotionAction("click", [Promotion(id="p1", name="Sale")])
+            ),
+            mparticle.CommerceEvent(
+                promotion_action=mparticle.PromotionAction(
+                    "click", promotions=[mparticle.Promotion(id="p1", name="Sale")]
+                )
+            ),
+        ),
+        (
+            CommerceEvent(
+                product_impressions=[ProductImpression("search results", [Product(id="a")])]
+            ),
+            mparticle.CommerceEvent(
+                product_impressions=[
+                    mparticle.ProductImpression(
+                        product_impression_list="search results",
+                        products=[mparticle.Product(id="a")],
+                    )
+                ]
+            ),
+        ),
+        (
+            SessionStartEvent(session_uuid="s-1", timestamp_unixtime_ms=1),
+            mparticle.SessionStartEvent(session_uuid="s-1", timestamp_unixtime_ms=1),
+        ),
+        (
+            SessionEndEvent(session_uuid="s-1", session_duration_ms=6000),
+            mparticle.SessionEndEvent(session_uuid="s-1", session_duration_ms=6000),
+        ),
+    ]
+    for ours, theirs in pairs:
+        unstructured = converter.unstructure(ours)
+        assert unstructured["data"] == official(theirs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {
+            "product_action": ProductAction("purchase"),
+            "promotion_action": PromotionAction("view"),
+        },
+    ],
+)
+def test_a_commerce_event_needs_exactly_one_variation(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidRequest, match="exactly one of product_action"):
+        CommerceEvent(**kwargs)
+
+
+def test_actions_outside_the_documented_lists_are_refused_naming_them() -> None:
+    with pytest.raises(InvalidRequest, match=r"ProductAction\.action must be one of .*purchase"):
+        ProductAction("buy")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match=r"PromotionAction\.action must be one of view"):
+        PromotionAction("hover")  # type: ignore[arg-type]
+    assert "remove_from_wish_list" in EVENTS_PRODUCT_ACTIONS  # the JSON Reference's spelling
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"event_type": "purchase", "data": {}}, r"events\[0\]\.event_type must be one of"),
+        (
+            {"event_type": "commerce_event", "data": {"product_action": {"action": "buy"}}},
+            r"events\[0\]\.data\.product_action\.action must be one of",
+        ),
+        (
+            {"event_type": "commerce_event", "data": {"promotion_action": {"action": "hover"}}},
+            r"events\[0\]\.data\.promotion_action\.action must be one of",
+        ),
+        (
+            {"event_type": "custom_event", "data": {"event_name": "x"}},
+            r"events\[0\]\.data\.custom_event_type must be one of",
+        ),
+    ],
+)
+def test_raw_events_meet_the_same_rules_before_anything_is_sent(
+    event: dict[str, Any], message: str
+) -> None:
+    raw = {"environment": "production", "mpid": 1, "events": [event]}
+    with pytest.raises(InvalidRequest, match=message):
+        encode_batch(raw, "batches[3]")
+    with pytest.raises(InvalidRequest, match=message):
+        Batch("production", mpid=1, events=[event])
+
+
+def test_every_documented_event_type_is_accepted_raw() -> None:
+    for event_type in EVENTS_EVENT_TYPES:
+        data: dict[str, Any] = {}
+        if event_type == "custom_event":
+            data = {"event_name": "x", "custom_event_type": "other"}
+        encode_batch(
+            {"environment": "production", "events": [{"event_type": event_type, "data": data}]}
+        )
+
+
+async def test_the_emulator_takes_a_session_with_a_purchase_in_it(mp_emulator: Emulator) -> None:
+    batch = Batch(
+        "production",
+        user_identities={"customer_id": "12345"},
+        events=[
+            SessionStartEvent(session_uuid="s-1"),
+            CommerceEvent(
+                product_action=ProductAction("purchase", [Product(id="sku-1", price=9.5)]),
+                session_uuid="s-1",
+            ),
+            SessionEndEvent(session_uuid="s-1", session_duration_ms=1200),
+        ],
+    )
+    async with client_for(mp_emulator) as mp:
+        await mp.events.upload(batch)
+    [received] = mp_emulator.state.event_batches
+    assert [e["event_type"] for e in received["events"]] == [
+        "session_start",
+        "commerce_event",
+        "session_end",
+    ]
+    assert received["events"][1]["data"]["product_action"]["products"] == [
+        {"id": "sku-1", "price": 9.5}
+    ]
+
+
+def test_consent_state_data_plan_and_the_other_batch_fields_match_the_official_package() -> None:
+    consent = {
+        "gdpr": {"marketing": {"consented": True, "document": "v2", "timestamp_unixtime_ms": 1}},
+        "ccpa": {"data_sale_opt_out": {"consented": False, "timestamp_unixtime_ms": 1}},
+    }
+    plan = {"data_plan": {"plan_id": "checkout", "plan_version": 2}}
+    ours = converter.unstructure(
+        Batch(
+            "production",
+            mpid=7,
+            consent_state=consent,
+            context=plan,
+            integration_attributes={"160": {"key": "value"}},
+            mp_deviceid="d-1",
+            schema_version=2,
+            source_request_id="r-1",
+        )
+    )
+    official_consent = mparticle.ConsentState()  # it takes no arguments: set afterwards
+    official_consent.gdpr = {
+        "marketing": mparticle.GDPRConsentState(
+            consented=True, document="v2", timestamp_unixtime_ms=1
+        )
+    }
+    official_consent.ccpa = {
+        "data_sale_opt_out": mparticle.CCPAConsentState(consented=False, timestamp_unixtime_ms=1)
+    }
+    theirs = official(
+        mparticle.Batch(
+            environment="production",
+            mpid=7,
+            consent_state=official_consent,
+            context=mparticle.BatchContext(
+                data_plan=mparticle.DataPlanContext(plan_id="checkout", plan_version=2)
+            ),
+            integration_attributes={"160": {"key": "value"}},
+            mp_deviceid="d-1",
+            schema_version=2,
+            source_request_id="r-1",
+        )
+    )
+    assert ours == theirs
