@@ -191,7 +191,42 @@ def _json_reference() -> list[dict[str, Any]]:
     return json.loads((DOCS / "json-reference.json").read_text())["examples"]
 
 
-EVENT_EXAMPLES = [e for e in _json_reference() if set(e["json"]) == {"data", "event_type"}]
+def _skeleton(event: dict[str, Any]) -> bool:
+    """A shape rather than an example: the reference's ``{"data": {}, "event_type": ""}``
+    (and its common data node), and its commerce event, whose actions are empty ``{}``."""
+    data = event.get("data") or {}
+    return not event["event_type"] or data.get("product_action") == {}
+
+
+EVENT_EXAMPLES = [
+    e
+    for e in _json_reference()
+    if set(e["json"]) == {"data", "event_type"} and not _skeleton(e["json"])
+]
+EVENT_SKELETONS = [
+    e
+    for e in _json_reference()
+    if set(e["json"]) == {"data", "event_type"} and _skeleton(e["json"])
+]
+
+
+@pytest.mark.parametrize("documented", EVENT_SKELETONS, ids=lambda e: f"line{e['line']}")
+def test_the_references_event_skeletons_are_refused_naming_the_field(
+    documented: dict[str, Any],
+) -> None:
+    from mp_async.api.events import encode_batch
+    from mp_async.errors import InvalidRequest
+
+    batch = {"environment": "production", "mpid": 42, "events": [documented["json"]]}
+    with pytest.raises(InvalidRequest, match=r"events\[0\]\.(event_type|data\.product_action)"):
+        encode_batch(batch)
+
+
+def test_every_event_type_has_a_documented_example() -> None:
+    assert len(EVENT_SKELETONS) == 3
+    assert len({e["json"]["event_type"] for e in EVENT_EXAMPLES}) >= 12
+
+
 BATCH_EXAMPLES = [
     e for e in _json_reference() if "environment" in e["json"] or "events" in e["json"]
 ]
