@@ -7,7 +7,13 @@ from typing import Literal, get_args
 __all__ = [
     "ENVIRONMENTS",
     "CustomEventType",
+    "ApplicationTransitionType",
+    "EVENTS_APPLICATION_TRANSITIONS",
     "EVENTS_EVENT_TYPES",
+    "EVENTS_PUSH_MESSAGE_TYPES",
+    "ProfileEventType",
+    "PushApplicationState",
+    "PushMessageType",
     "EVENTS_PRODUCT_ACTIONS",
     "EVENTS_PROMOTION_ACTIONS",
     "Environment",
@@ -208,6 +214,27 @@ ProductActionType = Literal[
     "purchase", "refund", "add_to_wishlist", "remove_from_wish_list", "unknown",
 ]  # fmt: skip
 EVENTS_PRODUCT_ACTIONS: tuple[str, ...] = get_args(ProductActionType)
+
+#: ``application_transition_type`` of an application_state_transition event: the JSON Reference's
+#: four, and ``unknown`` (the official package's ApplicationStateTransitionEvent).
+ApplicationTransitionType = Literal[
+    "application_initialized", "application_exit", "application_background",
+    "application_foreground", "unknown",
+]  # fmt: skip
+EVENTS_APPLICATION_TRANSITIONS: tuple[str, ...] = get_args(ApplicationTransitionType)
+
+#: ``push_message_type`` of a push_message event: ``sent``, ``received``, ``action`` (JSON
+#: Reference), and ``unknown`` (the official package's PushMessageEvent).
+PushMessageType = Literal["sent", "received", "action", "unknown"]
+EVENTS_PUSH_MESSAGE_TYPES: tuple[str, ...] = get_args(PushMessageType)
+
+#: ``application_state`` of a push_message event (the official package's PushMessageEvent; the
+#: JSON Reference's example shows ``background``).
+PushApplicationState = Literal["not_running", "background", "foreground", "unknown"]
+
+#: ``profile_event_type`` of a profile event (the JSON schema's ProfileEvent and the official
+#: package's ProfileEvent).
+ProfileEventType = Literal["signup", "login", "logout", "update", "delete", "unknown"]
 
 #: ``promotion_action.action``: ``view`` and ``click`` (JSON Reference), and ``unknown`` (the
 #: official package's PromotionAction).

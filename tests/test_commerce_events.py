@@ -7,6 +7,9 @@ from typing import Any
 import mparticle
 import pytest
 from mparticle import ApiClient
+from mparticle.models.user_attribute_change_event import (
+    UserAttributeChangeEvent as UserAttributeChangeEventOfficial,
+)
 
 from mp_async.api.events import (
     Batch,
@@ -232,3 +235,110 @@ def test_consent_state_data_plan_and_the_other_batch_fields_match_the_official_p
         )
     )
     assert ours == theirs
+
+
+def test_every_other_event_type_is_the_json_the_official_package_sends() -> None:
+    from mp_async.api.events import (
+        ApplicationStateTransitionEvent,
+        BreadcrumbEvent,
+        CrashReportEvent,
+        FirstRunEvent,
+        NetworkPerformanceEvent,
+        OptOutEvent,
+        ProfileEvent,
+        PushMessageEvent,
+        PushRegistrationEvent,
+        UserAttributeChangeEvent,
+    )
+
+    common = {"timestamp_unixtime_ms": 1_700_000_000_000, "session_uuid": "s-1", "event_id": 7}
+    pairs: list[tuple[Any, Any]] = [
+        (
+            CrashReportEvent(class_name="E", message="boom", exception_handled=False, **common),
+            mparticle.CrashReportEvent(
+                class_name="E", message="boom", exception_handled=False, **common
+            ),
+        ),
+        (
+            OptOutEvent(is_opted_out=True, **common),
+            mparticle.OptOutEvent(is_opted_out=True, **common),
+        ),
+        (FirstRunEvent(**common), mparticle.FirstRunEvent(**common)),
+        (
+            ApplicationStateTransitionEvent(
+                application_transition_type="application_background", is_upgrade=False, **common
+            ),
+            mparticle.ApplicationStateTransitionEvent(
+                application_transition_type="application_background", is_upgrade=False, **common
+            ),
+        ),
+        (
+            PushRegistrationEvent(register=True, registration_token="tok", **common),
+            mparticle.PushRegistrationEvent(register=True, registration_token="tok", **common),
+        ),
+        (
+            PushMessageEvent(push_message_type="received", message="hi", network="apn", **common),
+            mparticle.PushMessageEvent(
+                push_message_type="received", message="hi", network="apn", **common
+            ),
+        ),
+        (
+            NetworkPerformanceEvent(http_verb="GET", url="https://x", response_code=200, **common),
+            mparticle.NetworkPerformanceEvent(
+                http_verb="GET", url="https://x", response_code=200, **common
+            ),
+        ),
+        (
+            BreadcrumbEvent(label="checkout", session_number=3, **common),
+            mparticle.BreadcrumbEvent(label="checkout", session_number=3, **common),
+        ),
+        (
+            ProfileEvent(profile_event_type="login", profile_name="ada", **common),
+            mparticle.ProfileEvent(profile_event_type="login", profile_name="ada", **common),
+        ),
+        (
+            UserAttributeChangeEvent(user_attribute_name="plan", new="pro", old="free", **common),
+            UserAttributeChangeEventOfficial(
+                user_attribute_name="plan", new="pro", old="free", **common
+            ),
+        ),
+    ]
+    for ours, theirs in pairs:
+        assert converter.unstructure(ours)["data"] == official(theirs), type(ours).__name__
+    event_types = {converter.unstructure(ours)["event_type"] for ours, _ in pairs}
+    assert event_types <= set(EVENTS_EVENT_TYPES)
+
+
+def test_required_fields_and_enumerations_of_the_other_events_are_checked() -> None:
+    from mp_async.api.events import (
+        ApplicationStateTransitionEvent,
+        BreadcrumbEvent,
+        PushMessageEvent,
+        PushRegistrationEvent,
+    )
+
+    with pytest.raises(InvalidRequest, match="application_transition_type must be one of"):
+        ApplicationStateTransitionEvent(application_transition_type="application_crash")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="push_message_type must be one of sent"):
+        PushMessageEvent(push_message_type="opened")  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequest, match="label"):
+        BreadcrumbEvent(label="")
+    with pytest.raises(TypeError):
+        PushRegistrationEvent(registration_token="t")  # type: ignore[call-arg]
+
+
+def test_a_typed_consent_state_is_the_json_of_the_documented_mapping() -> None:
+    from mp_async.api.events import Consent, ConsentState
+
+    typed = ConsentState(
+        gdpr={"marketing": Consent(True, document="v2", timestamp_unixtime_ms=1)},
+        ccpa_data_sale_opt_out=Consent(False, timestamp_unixtime_ms=1),
+    )
+    documented = {
+        "gdpr": {"marketing": {"consented": True, "document": "v2", "timestamp_unixtime_ms": 1}},
+        "ccpa": {"data_sale_opt_out": {"consented": False, "timestamp_unixtime_ms": 1}},
+    }
+    ours = converter.unstructure(Batch("production", mpid=7, consent_state=typed))
+    assert ours["consent_state"] == documented
+    raw = converter.unstructure(Batch("production", mpid=7, consent_state=documented))
+    assert ours == raw

@@ -18,20 +18,40 @@ from ..converter import converter
 from ..errors import InvalidRequest
 from ..protocol import (
     ENVIRONMENTS,
+    EVENTS_APPLICATION_TRANSITIONS,
     EVENTS_CUSTOM_EVENT_TYPES,
     EVENTS_EVENT_TYPES,
     EVENTS_HISTORICAL_MIN_AGE_MS,
     EVENTS_MAX_USER_ATTRIBUTES,
     EVENTS_PRODUCT_ACTIONS,
     EVENTS_PROMOTION_ACTIONS,
+    EVENTS_PUSH_MESSAGE_TYPES,
     EVENTS_USER_IDENTITY_TYPES,
+    ApplicationTransitionType,
     CustomEventType,
     Environment,
     ProductActionType,
+    ProfileEventType,
     PromotionActionType,
+    PushApplicationState,
+    PushMessageType,
 )
 
 __all__ = [
+    "Consent",
+    "ConsentState",
+    "ApplicationStateTransitionEvent",
+    "BreadcrumbEvent",
+    "CrashReportEvent",
+    "FirstRunEvent",
+    "NetworkPerformanceEvent",
+    "OptOutEvent",
+    "ProfileEvent",
+    "PushMessageEvent",
+    "PushRegistrationEvent",
+    "UninstallEvent",
+    "UserAttributeChangeEvent",
+    "UserIdentityChangeEvent",
     "Batch",
     "BatchLike",
     "CommerceEvent",
@@ -70,6 +90,10 @@ class CustomEvent:
     timestamp_unixtime_ms: int | None = None
     source_message_id: str | None = None
     session_uuid: str | None = None
+    session_id: int | None = None
+    event_id: int | None = None
+    location: Mapping[str, Any] | None = None
+    device_current_state: Mapping[str, Any] | None = None
 
 
 @attrs.frozen
@@ -82,6 +106,14 @@ class ScreenViewEvent:
     timestamp_unixtime_ms: int | None = None
     source_message_id: str | None = None
     session_uuid: str | None = None
+    session_id: int | None = None
+    event_id: int | None = None
+    location: Mapping[str, Any] | None = None
+    device_current_state: Mapping[str, Any] | None = None
+
+
+def _names(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(names)
 
 
 def _one_of(name: str, allowed: tuple[str, ...]) -> Callable[[object, Any, object], None]:
@@ -234,7 +266,206 @@ class SessionEndEvent:
     custom_attributes: Mapping[str, Any] | None = None
 
 
-_TYPED_EVENTS = (CustomEvent, ScreenViewEvent, CommerceEvent, SessionStartEvent, SessionEndEvent)
+# The other event types of the JSON Reference: their own fields first, then the fields every
+# event's data node may carry (custom_attributes, timestamp_unixtime_ms, the ids, location,
+# device_current_state), all optional.
+@attrs.frozen
+class _Common:
+    custom_attributes: Mapping[str, Any] | None = None
+    timestamp_unixtime_ms: int | None = None
+    event_id: int | None = None
+    source_message_id: str | None = None
+    session_id: int | None = None
+    session_uuid: str | None = None
+    location: Mapping[str, Any] | None = None
+    device_current_state: Mapping[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CrashReportEvent(_Common):
+    """A crash (``crash_report``)."""
+
+    class_name: str | None = None
+    message: str | None = None
+    stack_trace: str | None = None
+    severity: str | None = None
+    exception_handled: bool | None = None
+    topmost_context: str | None = None
+    breadcrumbs: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    session_number: int | None = None
+    pl_crash_report_file_base64: str | None = None
+    ios_image_base_address: int | None = None
+    ios_image_size: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OptOutEvent(_Common):
+    """The user opted out of (or back into) tracking (``opt_out``)."""
+
+    is_opted_out: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FirstRunEvent(_Common):
+    """The application's first run on a device (``first_run``)."""
+
+
+@attrs.frozen(kw_only=True)
+class UninstallEvent(_Common):
+    """The application was uninstalled (``uninstall``)."""
+
+
+@attrs.frozen(kw_only=True)
+class ApplicationStateTransitionEvent(_Common):
+    """Launched, closed, to the background or the foreground (``application_state_transition``)."""
+
+    application_transition_type: ApplicationTransitionType = attrs.field(
+        validator=_one_of(
+            "ApplicationStateTransitionEvent.application_transition_type",
+            EVENTS_APPLICATION_TRANSITIONS,
+        )
+    )
+    successfully_closed: bool | None = None
+    is_first_run: bool | None = None
+    is_upgrade: bool | None = None
+    push_notification_payload: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PushRegistrationEvent(_Common):
+    """A push token registered, or removed (``register`` False) (``push_registration``)."""
+
+    register: bool
+    registration_token: str = attrs.field(validator=non_empty)
+
+
+@attrs.frozen(kw_only=True)
+class PushMessageEvent(_Common):
+    """A push message sent, received or acted on (``push_message``)."""
+
+    push_message_type: PushMessageType = attrs.field(
+        validator=_one_of("PushMessageEvent.push_message_type", EVENTS_PUSH_MESSAGE_TYPES)
+    )
+    push_message_token: str | None = None
+    message: str | None = None
+    network: str | None = None
+    push_notification_payload: str | None = None
+    application_state: PushApplicationState | None = None
+    action_identifier: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NetworkPerformanceEvent(_Common):
+    """One HTTP call the application made, and how it went (``network_performance``)."""
+
+    http_verb: str | None = None
+    url: str | None = None
+    time_elapsed: int | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    response_code: int | None = None
+    data: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BreadcrumbEvent(_Common):
+    """A breadcrumb, to follow the path to a crash (``breadcrumb``)."""
+
+    label: str = attrs.field(validator=non_empty)
+    session_number: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProfileEvent(_Common):
+    """A change of the user's profile: sign-up, login, logout ... (``profile``)."""
+
+    profile_event_type: ProfileEventType | None = None
+    profile_name: str | None = None
+    previous_profile_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UserAttributeChangeEvent(_Common):
+    """A user attribute set, changed or removed (``user_attribute_change``)."""
+
+    user_attribute_name: str = attrs.field(validator=non_empty)
+    new: Any = None
+    old: Any = None
+    deleted: bool | None = None
+    is_new_attribute: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class UserIdentityChangeEvent(_Common):
+    """A user identity added, changed or removed (``user_identity_change``): ``new`` and
+    ``old`` are ``{"identity_type", "identity", ...}`` mappings (the JSON schema's)."""
+
+    new: Mapping[str, Any] | None = None
+    old: Mapping[str, Any] | None = None
+
+
+@attrs.frozen
+class Consent:
+    """One consent decision: a GDPR purpose's, or CCPA's data-sale opt-out (JSON Reference,
+    consent_state)."""
+
+    consented: bool
+    document: str | None = None
+    timestamp_unixtime_ms: int | None = None
+    location: str | None = None
+    hardware_id: str | None = None
+
+
+def _purposes(purposes: Mapping[str, Consent]) -> dict[str, Consent]:
+    return dict(purposes)
+
+
+@attrs.frozen
+class ConsentState:
+    """The user's consent under each regulation: GDPR by purpose (``{"marketing": Consent(...)}``,
+    purposes in lower case as mParticle stores them), and CCPA's one decision, the data-sale
+    opt-out. Sent as ``{"gdpr": {purpose: {...}}, "ccpa": {"data_sale_opt_out": {...}}}``."""
+
+    gdpr: dict[str, Consent] = attrs.field(factory=dict, converter=_purposes)
+    ccpa_data_sale_opt_out: Consent | None = None
+
+
+def _consent_json(state: ConsentState | Mapping[str, Any] | None) -> Any:
+    if not isinstance(state, ConsentState):
+        return state
+    document: dict[str, Any] = {}
+    if state.gdpr:
+        document["gdpr"] = {name: converter.unstructure(c) for name, c in state.gdpr.items()}
+    if state.ccpa_data_sale_opt_out is not None:
+        document["ccpa"] = {
+            "data_sale_opt_out": converter.unstructure(state.ccpa_data_sale_opt_out)
+        }
+    return document
+
+
+_OTHER_EVENTS: dict[type[Any], str] = {
+    CrashReportEvent: "crash_report",
+    OptOutEvent: "opt_out",
+    FirstRunEvent: "first_run",
+    UninstallEvent: "uninstall",
+    ApplicationStateTransitionEvent: "application_state_transition",
+    PushRegistrationEvent: "push_registration",
+    PushMessageEvent: "push_message",
+    NetworkPerformanceEvent: "network_performance",
+    BreadcrumbEvent: "breadcrumb",
+    ProfileEvent: "profile",
+    UserAttributeChangeEvent: "user_attribute_change",
+    UserIdentityChangeEvent: "user_identity_change",
+}
+
+_TYPED_EVENTS = (
+    CustomEvent,
+    ScreenViewEvent,
+    CommerceEvent,
+    SessionStartEvent,
+    SessionEndEvent,
+    *_OTHER_EVENTS,
+)
 
 #: An event in a batch: typed, or a raw mapping in the documented JSON form.
 Event: TypeAlias = (
@@ -243,6 +474,18 @@ Event: TypeAlias = (
     | CommerceEvent
     | SessionStartEvent
     | SessionEndEvent
+    | CrashReportEvent
+    | OptOutEvent
+    | FirstRunEvent
+    | UninstallEvent
+    | ApplicationStateTransitionEvent
+    | PushRegistrationEvent
+    | PushMessageEvent
+    | NetworkPerformanceEvent
+    | BreadcrumbEvent
+    | ProfileEvent
+    | UserAttributeChangeEvent
+    | UserIdentityChangeEvent
     | Mapping[str, Any]
 )
 
@@ -251,10 +494,6 @@ Event: TypeAlias = (
 # type checker, and every list a user passes an error under ``mypy --strict``.
 def _events(events: Iterable[Event]) -> tuple[Event, ...]:
     return tuple(events)
-
-
-def _names(names: Iterable[str]) -> tuple[str, ...]:
-    return tuple(names)
 
 
 @attrs.frozen
@@ -281,7 +520,7 @@ class Batch:
     application_info: Mapping[str, Any] | None = None
     #: ``{"gdpr": {purpose: {consented, document, timestamp_unixtime_ms, location,
     #: hardware_id}}, "ccpa": {"data_sale_opt_out": {...}}}`` (JSON Reference, consent_state)
-    consent_state: Mapping[str, Any] | None = None
+    consent_state: ConsentState | Mapping[str, Any] | None = None
     #: ``{"data_plan": {"plan_id": ..., "plan_version": ...}}``: the data plan to check against
     context: Mapping[str, Any] | None = None
     integration_attributes: Mapping[str, Any] | None = None
@@ -358,6 +597,9 @@ converter.register_unstructure_hook(
 )
 converter.register_unstructure_hook(Promotion, _parts_hook(Promotion))
 converter.register_unstructure_hook(
+    Consent, _parts_hook(Consent, consented=override(omit_if_default=False))
+)
+converter.register_unstructure_hook(
     PromotionAction, _parts_hook(PromotionAction, promotions=_as_list)
 )
 converter.register_unstructure_hook(
@@ -370,6 +612,21 @@ converter.register_unstructure_hook(
     SessionStartEvent, _event_hook("session_start", SessionStartEvent)
 )
 converter.register_unstructure_hook(SessionEndEvent, _event_hook("session_end", SessionEndEvent))
+for _cls, _event_type in _OTHER_EVENTS.items():
+    _required = {
+        name: override(omit_if_default=False)
+        for name in ("application_transition_type", "push_message_type", "register")
+        if name in attrs.fields_dict(_cls)
+    }
+    _mappings = {
+        name: override(unstruct_hook=_as_is)
+        for name in ("location", "device_current_state", "new", "old")
+        if name in attrs.fields_dict(_cls)
+    }
+    _lists = {"breadcrumbs": override(unstruct_hook=list)} if _cls is CrashReportEvent else {}
+    converter.register_unstructure_hook(
+        _cls, _event_hook(_event_type, _cls, **_required, **_mappings, **_lists)
+    )
 converter.register_unstructure_hook(
     Batch,
     make_dict_unstructure_fn(
@@ -382,7 +639,7 @@ converter.register_unstructure_hook(
         events=override(unstruct_hook=_events_json),
         device_info=override(unstruct_hook=_as_is),
         application_info=override(unstruct_hook=_as_is),
-        consent_state=override(unstruct_hook=_as_is),
+        consent_state=override(unstruct_hook=_consent_json),
         context=override(unstruct_hook=_as_is),
         integration_attributes=override(unstruct_hook=_as_is),
     ),

@@ -40,18 +40,32 @@ from .event_encoding import (
     encode_batch,
 )
 from .event_models import (
+    ApplicationStateTransitionEvent,
     Batch,
     BatchLike,
+    BreadcrumbEvent,
     CommerceEvent,
+    Consent,
+    ConsentState,
+    CrashReportEvent,
     CustomEvent,
+    FirstRunEvent,
+    NetworkPerformanceEvent,
+    OptOutEvent,
     Product,
     ProductAction,
     ProductImpression,
+    ProfileEvent,
     Promotion,
     PromotionAction,
+    PushMessageEvent,
+    PushRegistrationEvent,
     ScreenViewEvent,
     SessionEndEvent,
     SessionStartEvent,
+    UninstallEvent,
+    UserAttributeChangeEvent,
+    UserIdentityChangeEvent,
 )
 from .spool import Durability, Spool
 from .uploader import BatchUploader, Receipt, UploaderOptions
@@ -60,6 +74,20 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
+    "Consent",
+    "ConsentState",
+    "ApplicationStateTransitionEvent",
+    "BreadcrumbEvent",
+    "CrashReportEvent",
+    "FirstRunEvent",
+    "NetworkPerformanceEvent",
+    "OptOutEvent",
+    "ProfileEvent",
+    "PushMessageEvent",
+    "PushRegistrationEvent",
+    "UninstallEvent",
+    "UserAttributeChangeEvent",
+    "UserIdentityChangeEvent",
     "Batch",
     "BatchLike",
     "BatchUploader",

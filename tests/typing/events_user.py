@@ -12,8 +12,11 @@ import asyncio
 
 from mp_async import MParticle
 from mp_async.api.events import (
+    ApplicationStateTransitionEvent,
     Batch,
     CommerceEvent,
+    Consent,
+    ConsentState,
     CustomEvent,
     Product,
     ProductAction,
@@ -41,11 +44,13 @@ async def main() -> UploadResult:
                 currency_code="GBP",
             ),
             SessionEndEvent(session_uuid="s-1", session_duration_ms=61_000),
+            ApplicationStateTransitionEvent(application_transition_type="application_background"),
         ],
-        consent_state={"gdpr": {"marketing": {"consented": True}}},
+        consent_state=ConsentState(gdpr={"marketing": Consent(True, document="v2")}),
         context={"data_plan": {"plan_id": "checkout", "plan_version": 2}},
     )
     ProductAction("buy")  # type: ignore[arg-type]
+    ApplicationStateTransitionEvent(application_transition_type="crashed")  # type: ignore[arg-type]
     CustomEvent("viewed", "navigaton")  # type: ignore[arg-type]
     Batch("prod")  # type: ignore[arg-type]
     async with MParticle(events_auth=BasicAuth("key", "secret")) as mp:
