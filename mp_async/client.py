@@ -8,7 +8,9 @@ import os
 import ssl as ssl_module
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
 
 from .auth.base import AuthStrategy
 from .errors import InvalidRequest
@@ -23,8 +25,28 @@ if TYPE_CHECKING:
     from .api.identity import IdentityAPI
     from .api.platform import PlatformAPI
     from .api.profiles import ProfileAPI
+    from .auth.cache import TokenCache
+    from .ratelimit import RateLimiter
 
 __all__ = ["MParticle"]
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+class _Closer:
+    """Closes a Redis connection that several objects share, once."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def aclose(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
+
 
 A = TypeVar("A", bound="APIBase")
 
@@ -36,6 +58,13 @@ class MParticle:
     ``events_auth`` the Events API. Each takes any auth strategy (``OAuthClientCredentials``,
     ``HmacDigestAuth``, ``BasicAuth``, ``ApiKeyAuth`` or your own). An API whose credentials were not given raises
     ``MissingCredentials`` when called. All APIs share one connection pool and retry policy.
+
+    ``rate_limit`` (requests/s) is the account's provisioned limit, if you know it; the rate is
+    learned either way. ``rate_limiter`` replaces the in-memory rate control (a
+    ``mp_async.redis.RedisRateLimiter`` shares it between processes), and ``token_cache`` is
+    where the OAuth token is kept (``mp_async.redis.RedisTokenCache``: one fetch for all the
+    processes). Both are yours to close; ``from_env`` makes and closes them for you when
+    ``MPARTICLE_REDIS_URL`` is set.
     """
 
     def __init__(
@@ -52,6 +81,8 @@ class MParticle:
         ssl: ssl_module.SSLContext | bool = True,
         session: Session | None = None,
         rate_limit: float | Mapping[str, float] | None = None,
+        rate_limiter: RateLimiter | None = None,
+        token_cache: TokenCache | None = None,
         proxy: str | None = None,
         trust_env: bool = False,
     ) -> None:
@@ -59,6 +90,19 @@ class MParticle:
         self.workspace = workspace
         from .auth.oauth import with_token_url_of  # here: importing the package stays light
 
+        if token_cache is not None:
+            from .auth.oauth import OAuthClientCredentials
+
+            if not isinstance(oauth, OAuthClientCredentials):
+                raise InvalidRequest(
+                    "token_cache keeps OAuth tokens: pass oauth=OAuthClientCredentials(...) too"
+                )
+            oauth = attrs.evolve(oauth, token_cache=token_cache)
+        if rate_limit is not None and rate_limiter is not None:
+            raise InvalidRequest(
+                "rate_limit and rate_limiter were both given: pass rate_limit to the limiter "
+                "(RedisRateLimiter(..., rate_limit=...))"
+            )
         # Bound once here, so the Profile, Platform and Group APIs share one token.
         self.oauth = with_token_url_of(oauth, self.hosts)
         self.identity_auth = identity_auth
@@ -70,6 +114,7 @@ class MParticle:
                 "max_connections": max_connections != 100,
                 "ssl": ssl is not True,
                 "rate_limit": rate_limit is not None,
+                "rate_limiter": rate_limiter is not None,
                 "proxy": proxy is not None,
                 "trust_env": trust_env,
             }
@@ -85,11 +130,14 @@ class MParticle:
             max_connections=max_connections,
             ssl=ssl,
             rate_limit=rate_limit,
+            rate_limiter=rate_limiter,
             proxy=proxy,
             trust_env=trust_env,
         )
         self._options: CallOptions | None = None
         self._view = False
+        # What from_env made for this client (Redis connections), closed with it.
+        self._owned: list[Any] = []
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> MParticle:
@@ -130,7 +178,34 @@ class MParticle:
         elif api_key:
             kwargs["hosts"] = Hosts.for_api_key(api_key)
         kwargs.update(overrides)
-        return cls(**kwargs)  # type: ignore[arg-type]
+        redis_url = get("REDIS_URL")
+        owned: list[Any] = []
+        if redis_url and "rate_limiter" not in overrides:
+            # One account, many processes: the rate budget, the gate and the token on Redis.
+            try:
+                from .redis import RedisRateLimiter, RedisTokenCache, connect
+            except ImportError:
+                raise InvalidRequest(
+                    "MPARTICLE_REDIS_URL is set but the redis package is not installed: "
+                    "pip install 'mp-async[redis]'"
+                ) from None
+            try:
+                client = connect(redis_url)
+            except ValueError as exc:
+                raise InvalidRequest(
+                    f"MPARTICLE_REDIS_URL must be a redis:// URL ({_first_line(exc)})"
+                ) from None
+            namespace = client_id or api_key or "default"
+            rate_limit = kwargs.pop("rate_limit", None)
+            limiter = RedisRateLimiter(client, namespace=namespace, rate_limit=rate_limit)  # type: ignore[arg-type]
+            owned.append(limiter)
+            kwargs["rate_limiter"] = limiter
+            if kwargs.get("oauth") is not None and "token_cache" not in overrides:
+                kwargs["token_cache"] = RedisTokenCache(client)
+            owned.append(_Closer(client))
+        mp = cls(**kwargs)  # type: ignore[arg-type]
+        mp._owned = owned
+        return mp
 
     def __repr__(self) -> str:
         return f"MParticle(hosts={self.hosts!r}, workspace={self.workspace!r})"
@@ -152,6 +227,9 @@ class MParticle:
         it does nothing: the pool is the client's it was made from."""
         if not self._view:
             await self.session.close()
+            owned, self._owned = self._owned, []
+            for resource in owned:
+                await resource.aclose()
 
     def with_options(
         self,

@@ -77,7 +77,10 @@ class RateLimiter(Protocol):
     """What the Session asks before each attempt and tells after each reply.
 
     ``acquire`` sleeps with the Session's ``pause``, so that closing the Session cuts the wait
-    short, as it does every other.
+    short, as it does every other. Two methods are optional, and used when present:
+    ``paces(bucket)`` (whether ``acquire`` has anything to do: the Session skips it when not)
+    and ``close_gate(bucket, seconds)`` (a 429's ``Retry-After``: a limiter shared between
+    processes closes the gate for all of them; ``mp_async.redis.RedisRateLimiter`` does).
     """
 
     async def acquire(
@@ -123,6 +126,7 @@ class AdaptiveRateLimiter:
 
     ``rate_limit`` (requests/s, for every bucket, or a mapping of bucket → requests/s) is the
     provisioned limit if you know it: pacing starts at it and learning never goes above it.
+    ``log_changes=False`` leaves out the INFO line on each change of pace.
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class AdaptiveRateLimiter:
         rate_limit: float | Mapping[str, float] | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        log_changes: bool = True,
     ) -> None:
         if isinstance(rate_limit, Mapping):
             self._default_cap, self._caps = None, dict(rate_limit)
@@ -147,6 +152,7 @@ class AdaptiveRateLimiter:
                 )
         self._buckets: dict[str, _Bucket] = {}
         self._clock = clock
+        self._log_changes = log_changes  # an INFO line when a bucket's pace changes by 10 %
 
     def rate(self, bucket: str) -> float | None:
         """The rate ``bucket`` is paced at now (requests/s), or None while no limit is known."""
@@ -400,6 +406,6 @@ class AdaptiveRateLimiter:
         state.rate = rate
         state.last_change = now
         logged = state.logged_rate
-        if logged is None or abs(rate - logged) > 0.1 * logged:
+        if self._log_changes and (logged is None or abs(rate - logged) > 0.1 * logged):
             state.logged_rate = rate
             log.info("%s: pacing at %.1f requests/s", bucket, rate)

@@ -192,6 +192,10 @@ class Session:
         self._paces: Callable[[str], bool] = getattr(
             limiter, "paces", lambda bucket: limiter.rate(bucket) is not None
         )
+        # A limiter shared with other processes is told of each gate this one closes.
+        self._shared_gate: Callable[[str, float], object] | None = getattr(
+            limiter, "close_gate", None
+        )
         # rate-limit bucket -> monotonic time at which its gate opens again (after a 429)
         self._gates: dict[str, float] = {}
         # Requests in flight in any task (a background token refresh among them), so that
@@ -499,6 +503,8 @@ class Session:
         opens_at = self._clock() + seconds
         if opens_at > self._gates.get(bucket, 0.0):
             self._gates[bucket] = opens_at
+        if self._shared_gate is not None:
+            self._shared_gate(bucket, seconds)
 
 
 def _reply_failure(

@@ -215,7 +215,9 @@ def test_permits_in_any_window_never_exceed_rate_times_window_plus_one(
     sends = sorted(asyncio.run(send_all()))
     for i, first in enumerate(sends):
         inside = sum(1 for t in sends[i:] if t < first + window)
-        assert inside <= rate * window + 2  # the burst tolerance of one interval, and rounding
+        # the burst tolerance of one interval, and rounding (slots are sums of intervals in
+        # floating point: the 11th of 1/1.1 s lands a few ulps before 10 s)
+        assert inside <= rate * window + 2 + 1e-9
 
 
 async def test_a_throttling_emulator_is_followed_without_a_lost_lookup(emulator: Emulator) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import re
@@ -25,6 +26,7 @@ from ..protocol import OAUTH_AUDIENCE, OAUTH_TOKEN_PATH, TOKEN_LIFETIME
 from ..request import Request, Response
 from .base import Sender
 from .basic import _non_empty
+from .cache import CachedToken, TokenCache
 
 __all__ = ["DEFAULT_TOKEN_URL", "OAuthClientCredentials", "with_token_url_of"]
 
@@ -61,6 +63,11 @@ class OAuthClientCredentials:
     than half a token's lifetime); callers keep using the current token meanwhile. The token
     call has its own ``token_timeout``. ``token_url`` defaults to the one named by the client's
     ``Hosts``, or US1's when the strategy is used on its own.
+
+    ``token_cache`` (a ``TokenCache``: ``MemoryTokenCache``, ``mp_async.redis.RedisTokenCache``)
+    shares tokens beyond this strategy: a token is looked for there first, and fetched under
+    the cache's lock, so that of all the clients (or processes) using the cache with this
+    client id, one asks the token endpoint and the others read what it stored.
     """
 
     client_id: str = attrs.field(validator=_non_empty)
@@ -72,12 +79,15 @@ class OAuthClientCredentials:
     refresh_margin: float = 300.0
     token_timeout: float = 10.0
     clock: Callable[[], float] = attrs.field(default=time.monotonic, repr=False, eq=False)
+    token_cache: TokenCache | None = attrs.field(default=None, repr=False, eq=False)
     _token: _Token | None = attrs.field(default=None, init=False, repr=False, eq=False)
     _refresh: asyncio.Task[_Token] | None = attrs.field(
         default=None, init=False, repr=False, eq=False
     )
     #: How many token requests this strategy has made (for monitoring and tests).
     fetch_count: int = attrs.field(default=0, init=False, eq=False)
+    # The access token a 401 condemned: a shared cache may still hold it, and it is not used.
+    _rejected: str | None = attrs.field(default=None, init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self.refresh_margin < math.inf:
@@ -107,6 +117,8 @@ class OAuthClientCredentials:
         sent_auth = sent.headers.get("Authorization")
         if token is not None and token.authorization == sent_auth:
             self._token = None
+        if sent_auth is not None and self.token_cache is not None:
+            self._rejected = sent_auth
         # Either we just dropped it, or another caller already replaced it: a retry gets a
         # fresh one. A request that carried no token of ours gains nothing by retrying.
         return sent_auth is not None
@@ -125,6 +137,51 @@ class OAuthClientCredentials:
         return task
 
     async def _fetch(self, sender: Sender) -> _Token:
+        cache = self.token_cache
+        if cache is None:
+            return (await self._fetch_new(sender))[0]
+        key = self.cache_key
+        token = self._usable(await cache.get(key))
+        if token is None:
+            # One fetch among everyone sharing the cache: the others wait here and then find
+            # the token it stored.
+            async with cache.lock(key, timeout=self.token_timeout + 5.0):
+                token = self._usable(await cache.get(key))
+                if token is None:
+                    issued = time.time()  # the wall clock: other processes read it
+                    token, access_token, lifetime = await self._fetch_new(sender)
+                    await cache.put(key, CachedToken(access_token, issued, issued + lifetime))
+                    return token
+        self._token = token
+        log.debug("using a cached OAuth token")
+        return token
+
+    @property
+    def cache_key(self) -> str:
+        """This strategy's name in a ``TokenCache``: the client id and a digest of the token
+        URL and audience (never the secret)."""
+        where = f"{self.token_url or DEFAULT_TOKEN_URL}|{self.audience}".encode()
+        return f"{self.client_id}:{hashlib.sha256(where).hexdigest()[:16]}"
+
+    def _usable(self, cached: CachedToken | None) -> _Token | None:
+        """A cached token as this strategy keeps it, if it is not due for a refresh (nor
+        rejected by a 401 since)."""
+        if cached is None or f"Bearer {cached.access_token}" == self._rejected:
+            return None
+        if not _TOKEN_CHARS.fullmatch(cached.access_token):
+            return None
+        wall, now = time.time(), self.clock()
+        margin = min(self.refresh_margin, (cached.expires_at - cached.issued_at) / 2)
+        if wall >= cached.expires_at - margin:
+            return None
+        return _Token(
+            authorization=f"Bearer {cached.access_token}",
+            refresh_at=now + cached.expires_at - margin - wall,
+            expires_at=now + cached.expires_at - wall,
+        )
+
+    async def _fetch_new(self, sender: Sender) -> tuple[_Token, str, float]:
+        """A new token from the token endpoint, with its access token and lifetime."""
         url = self.token_url or DEFAULT_TOKEN_URL
         request = Request.json(
             "POST",
@@ -153,7 +210,7 @@ class OAuthClientCredentials:
         )
         self._token = token
         log.debug("got an OAuth token valid for %.0f s", lifetime)
-        return token
+        return token, access_token, lifetime
 
 
 def with_token_url_of(auth: A, hosts: Hosts) -> A:
