@@ -15,6 +15,24 @@ __all__ = [
     "PushApplicationState",
     "PushMessageType",
     "EVENTS_PRODUCT_ACTIONS",
+    "ApplicationOS",
+    "AttAuthorizationStatus",
+    "DataConnectionType",
+    "DeviceOrientation",
+    "DevicePlatform",
+    "GpsState",
+    "LocationSource",
+    "EVENTS_APPLICATION_OSES",
+    "EVENTS_ATT_AUTHORIZATION_STATUSES",
+    "EVENTS_DATA_CONNECTION_TYPES",
+    "EVENTS_DEVICE_ORIENTATIONS",
+    "EVENTS_DEVICE_PLATFORMS",
+    "EVENTS_DEVICE_UUID_FIELDS",
+    "EVENTS_GPS_STATES",
+    "EVENTS_LOCATION_SOURCES",
+    "EVENTS_MAX_ACTION_IDENTIFIER_LENGTH",
+    "EVENTS_PROFILE_EVENT_TYPES",
+    "EVENTS_PUSH_APPLICATION_STATES",
     "EVENTS_PROMOTION_ACTIONS",
     "Environment",
     "EventType",
@@ -231,12 +249,81 @@ EVENTS_PUSH_MESSAGE_TYPES: tuple[str, ...] = get_args(PushMessageType)
 #: ``application_state`` of a push_message event (the official package's PushMessageEvent; the
 #: JSON Reference's example shows ``background``).
 PushApplicationState = Literal["not_running", "background", "foreground", "unknown"]
+EVENTS_PUSH_APPLICATION_STATES: tuple[str, ...] = get_args(PushApplicationState)
+
+#: Characters in a push_message event's ``action_identifier`` (JSON Reference, push_message:
+#: "100 character limit").
+EVENTS_MAX_ACTION_IDENTIFIER_LENGTH = 100
 
 #: ``profile_event_type`` of a profile event (the JSON schema's ProfileEvent and the official
 #: package's ProfileEvent).
 ProfileEventType = Literal["signup", "login", "logout", "update", "delete", "unknown"]
+EVENTS_PROFILE_EVENT_TYPES: tuple[str, ...] = get_args(ProfileEventType)
 
 #: ``promotion_action.action``: ``view`` and ``click`` (JSON Reference), and ``unknown`` (the
 #: official package's PromotionAction).
 PromotionActionType = Literal["view", "click", "unknown"]
 EVENTS_PROMOTION_ACTIONS: tuple[str, ...] = get_args(PromotionActionType)
+
+# A batch's device_info and application_info, and an event's location and device_current_state
+# (JSON Reference sections of those names; docs: src/pages/developers/server/json-reference/
+# index.md). Where the JSON Reference and another source name different values, both are
+# accepted; a source that names no values (a plain string) widens nothing.
+
+#: ``device_info.platform``: the JSON Reference's list (which the JSON schema's enum repeats),
+#: ``Unknown`` (the official package's DeviceInformation) and ``desktop`` (the events OpenAPI
+#: file, static/downloads/mparticle.events.oas.yaml).
+DevicePlatform = Literal[
+    "iOS", "Android", "web", "tvOS", "roku", "out_of_band", "alexa", "smart_tv", "fire_tv",
+    "xbox", "Unknown", "desktop",
+]  # fmt: skip
+EVENTS_DEVICE_PLATFORMS: tuple[str, ...] = get_args(DevicePlatform)
+
+#: ``device_info.att_authorization_status`` (App Tracking Transparency): the JSON Reference's
+#: list; the JSON schema and the official package name the same four.
+AttAuthorizationStatus = Literal["authorized", "denied", "not_determined", "restricted"]
+EVENTS_ATT_AUTHORIZATION_STATUSES: tuple[str, ...] = get_args(AttAuthorizationStatus)
+
+#: The ``device_info`` fields the JSON Reference types ``GUID``: the advertising and vendor ids.
+#: (``android_uuid``, the "legacy Android ID", and ``build_identifier``, a "Build UUID" whose
+#: example is ``M4-rc20``, are plain strings there.) The JSON schema's ``Uuid`` pattern is the
+#: 8-4-4-4-12 hex form; the official package takes whatever Python's ``uuid.UUID`` parses.
+EVENTS_DEVICE_UUID_FIELDS = (
+    "ios_advertising_id", "ios_idfv", "android_advertising_id", "roku_advertising_id",
+    "roku_publisher_id", "microsoft_advertising_id", "microsoft_publisher_id",
+    "fire_advertising_id",
+)  # fmt: skip
+
+#: ``application_info.os``: not on the JSON Reference's page; the JSON schema's enum, and
+#: ``Unknown``, the events OpenAPI file's default. (The official package's
+#: ApplicationInformation has no ``os``.)
+ApplicationOS = Literal[
+    "IOS", "Android", "WindowsPhone", "MobileWeb", "UnityIOS", "UnityAndroid", "Desktop",
+    "TVOS", "Roku", "OutOfBand", "Alexa", "SmartTV", "FireTV", "Xbox", "Unknown",
+]  # fmt: skip
+EVENTS_APPLICATION_OSES: tuple[str, ...] = get_args(ApplicationOS)
+
+#: ``device_current_state.device_orientation`` and ``status_bar_orientation``: the JSON
+#: Reference's ``portrait``, ``landscape``, ``square``, and ``undefined`` (its example's value);
+#: the JSON schema's enum; ``unknown`` (the official package's DeviceCurrentState). The JSON
+#: Reference's master sample sends the platform's number instead (``6``, ``1``): an integer is
+#: accepted too.
+DeviceOrientation = Literal[
+    "portrait", "portrait_upside_down", "landscape", "LandscapeLeft", "LandscapeRight",
+    "FaceUp", "FaceDown", "Square", "square", "undefined", "unknown",
+]  # fmt: skip
+EVENTS_DEVICE_ORIENTATIONS: tuple[str, ...] = get_args(DeviceOrientation)
+
+#: ``device_current_state.data_connection_type``: the JSON Reference's list (the JSON schema
+#: and the official package take any string).
+DataConnectionType = Literal["offline", "wifi", "mobile"]
+EVENTS_DATA_CONNECTION_TYPES: tuple[str, ...] = get_args(DataConnectionType)
+
+#: ``device_current_state.gps_state`` as the JSON Reference spells it; the JSON schema and the
+#: official package (and the JSON Reference's own examples) send a boolean, also accepted.
+GpsState = Literal["unknown", "true", "false"]
+EVENTS_GPS_STATES: tuple[str, ...] = get_args(GpsState)
+
+#: ``location.location_source`` (JSON Reference, location: "One of ...").
+LocationSource = Literal["unknown", "ip_lookup", "lat_long"]
+EVENTS_LOCATION_SOURCES: tuple[str, ...] = get_args(LocationSource)

@@ -157,14 +157,42 @@ def test_raw_events_meet_the_same_rules_before_anything_is_sent(
         Batch("production", mpid=1, events=[event])
 
 
+#: The least each event type's data node must carry: what its typed model requires.
+REQUIRED_DATA: dict[str, dict[str, Any]] = {
+    "custom_event": {"event_name": "x", "custom_event_type": "other"},
+    "screen_view": {"screen_name": "Home"},
+    "commerce_event": {"product_action": {"action": "purchase"}},
+    "application_state_transition": {"application_transition_type": "application_exit"},
+    "push_registration": {"register": True, "registration_token": "t"},
+    "push_message": {"push_message_type": "received"},
+    "breadcrumb": {"label": "step"},
+    "user_attribute_change": {"user_attribute_name": "plan"},
+}
+
+
 def test_every_documented_event_type_is_accepted_raw() -> None:
     for event_type in EVENTS_EVENT_TYPES:
-        data: dict[str, Any] = {}
-        if event_type == "custom_event":
-            data = {"event_name": "x", "custom_event_type": "other"}
+        data = REQUIRED_DATA.get(event_type, {})
         encode_batch(
             {"environment": "production", "events": [{"event_type": event_type, "data": data}]}
         )
+
+
+@pytest.mark.parametrize(("event_type", "data"), sorted(REQUIRED_DATA.items()))
+def test_each_required_field_of_a_raw_event_is_named_when_missing(
+    event_type: str, data: dict[str, Any]
+) -> None:
+    for field in data:
+        rest = {k: v for k, v in data.items() if k != field}
+        events = [
+            {"event_type": "session_start", "data": {}},
+            {"event_type": event_type, "data": rest},
+        ]
+        raw = {"environment": "production", "events": events}
+        with pytest.raises(InvalidRequest, match=rf"batches\[2\]\.events\[1\]\.data\b.*{field}"):
+            encode_batch(raw, "batches[2]")
+        with pytest.raises(InvalidRequest, match=rf"Batch\.events\[1\]\.data\b.*{field}"):
+            Batch("production", events=events)
 
 
 async def test_the_emulator_takes_a_session_with_a_purchase_in_it(mp_emulator: Emulator) -> None:

@@ -104,12 +104,14 @@ def test_a_model_with_bad_fields_is_refused_at_construction(build: Any, names: s
 
 
 async def test_a_device_identity_is_enough_to_name_the_user(mp: MParticle, emulator: Emulator):
-    batch = Batch("production", device_info={"ios_idfv": "ABC"}, user_attributes={"a": 1})
+    # The JSON Reference's example IDFV: the documented device ids are UUIDs, and checked as such.
+    idfv = "8c61383f-2216-4713-8c1c-1cb0a5d7a4cc"
+    batch = Batch("production", device_info={"ios_idfv": idfv}, user_attributes={"a": 1})
 
     source_request_id = await mp.events.upload(batch)
 
     [stored] = emulator.state.event_batches
-    assert stored["device_info"] == {"ios_idfv": "ABC"}
+    assert stored["device_info"] == {"ios_idfv": idfv}
     assert stored["source_request_id"] == source_request_id
 
 
@@ -538,7 +540,10 @@ async def test_both_customer_id_spellings_are_sent_as_written(
     [
         {"environment": "production", "mp_deviceid": "0f5b5e2b-6a43-4d3c-9b7e-0e9d6f3c2a11"},
         {"environment": "production", "partner_identities": {"partner_a": "p-1"}},
-        {"environment": "production", "device_info": {"ios_advertising_id": "A-B"}},
+        {
+            "environment": "production",
+            "device_info": {"ios_advertising_id": "613ff528-afd1-4c1b-9628-e6ed25ece9c0"},
+        },
         {"environment": "production", "user_attributes": {"plan": "pro"}},
     ],
     ids=["mp_deviceid", "partner_identities", "device identity", "environment only"],

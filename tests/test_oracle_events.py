@@ -23,6 +23,7 @@ from mp_async import MParticle
 from mp_async.api.events import Batch, CustomEvent, ScreenViewEvent, encode_batch
 from mp_async.converter import converter
 from mp_async.emulator import Emulator
+from mp_async.errors import InvalidRequest
 from mp_async.protocol import EVENTS_CUSTOM_EVENT_TYPES, EVENTS_USER_IDENTITY_TYPES
 
 
@@ -239,7 +240,12 @@ def official_batches_of_every_type() -> list[Any]:
         batch.environment = "development"
         batch.user_identities = mparticle.UserIdentities(customerid="c-1")
         batch.events = [event]
-        batches.append(official_json(batch))
+        document = official_json(batch)
+        if isinstance(event, mparticle.CrashReportEvent):
+            # The official Batch labels a crash report "commerce_event" (its event type table,
+            # mparticle/models/batch.py); sent as what it is (see the test below).
+            document["events"][0]["event_type"] = "crash_report"
+        batches.append(document)
     # A profile update with no events, as the official SDK builds it.
     update = mparticle.Batch()
     update.environment = "production"
@@ -249,12 +255,25 @@ def official_batches_of_every_type() -> list[Any]:
     return batches
 
 
+def test_the_official_packages_mislabelled_crash_report_is_refused_as_a_commerce_event() -> None:
+    batch = mparticle.Batch()
+    batch.environment = "development"
+    batch.events = [mparticle.CrashReportEvent(class_name="Boom", message="failed")]
+    document = official_json(batch)
+    assert document["events"][0]["event_type"] == "commerce_event"
+    with pytest.raises(
+        InvalidRequest, match=r"events\[0\]\.data needs exactly one of product_action"
+    ):
+        encode_batch(document)
+
+
 def test_the_official_batches_cover_every_event_type_it_can_send() -> None:
     sent = {b["events"][0]["event_type"] for b in official_batches_of_every_type() if "events" in b}
     assert sent >= {
         "custom_event", "screen_view", "session_start", "session_end", "commerce_event",
         "opt_out", "first_run", "application_state_transition", "push_registration",
         "push_message", "network_performance", "breadcrumb", "profile", "user_attribute_change",
+        "crash_report",
     }  # fmt: skip
 
 

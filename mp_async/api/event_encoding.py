@@ -124,6 +124,7 @@ def encode_batch(
             batch.get("mpid"),
             batch.get("device_info"),
             batch.get("source_request_id"),
+            batch.get("application_info"),
         )
         events = batch.get("events")
         if events is not None:

@@ -40,6 +40,7 @@ from .event_encoding import (
     encode_batch,
 )
 from .event_models import (
+    ApplicationInfo,
     ApplicationStateTransitionEvent,
     Batch,
     BatchLike,
@@ -49,7 +50,10 @@ from .event_models import (
     ConsentState,
     CrashReportEvent,
     CustomEvent,
+    DeviceCurrentState,
+    DeviceInfo,
     FirstRunEvent,
+    Location,
     NetworkPerformanceEvent,
     OptOutEvent,
     Product,
@@ -74,6 +78,10 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
+    "ApplicationInfo",
+    "DeviceCurrentState",
+    "DeviceInfo",
+    "Location",
     "Consent",
     "ConsentState",
     "ApplicationStateTransitionEvent",
