@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_getattr
 from .base import AuthStrategy, RefreshableAuth, Sender
 
 if TYPE_CHECKING:
     from .basic import BasicAuth
+    from .cache import CachedToken, MemoryTokenCache, TokenCache
     from .hmac import HmacDigestAuth
     from .key import ApiKeyAuth
     from .oauth import OAuthClientCredentials
@@ -18,25 +19,25 @@ if TYPE_CHECKING:
 _MODULE_OF = {
     "ApiKeyAuth": "key",
     "BasicAuth": "basic",
+    "CachedToken": "cache",
     "HmacDigestAuth": "hmac",
+    "MemoryTokenCache": "cache",
     "OAuthClientCredentials": "oauth",
+    "TokenCache": "cache",
 }
 
 __all__ = [
     "ApiKeyAuth",
     "AuthStrategy",
     "BasicAuth",
+    "CachedToken",
     "HmacDigestAuth",
+    "MemoryTokenCache",
     "OAuthClientCredentials",
     "RefreshableAuth",
     "Sender",
+    "TokenCache",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _MODULE_OF)
