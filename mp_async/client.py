@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import os
@@ -42,8 +43,6 @@ class _Closer:
         self._client = client
 
     async def aclose(self) -> None:
-        import contextlib
-
         with contextlib.suppress(Exception):
             await self._client.aclose()
 
