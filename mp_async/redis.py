@@ -40,10 +40,12 @@ from .ratelimit import (
     BETA,
     GAP,
     HORIZON,
+    INITIAL_WINDOW,
     LIFT_FROM,
     MEASURE,
     MIN_DECREASE_GAP,
     MIN_RATE,
+    OPEN_WINDOW,
     SHRINK,
     WARN,
     WINDOW,
@@ -73,6 +75,11 @@ REDIS_TIMEOUT = 0.5
 STATE_TTL_MS = 3_600_000
 #: The measure of what gets through is kept in slots of this many seconds.
 SLOT = 0.1
+#: The fleet's first window (before any limit is known) ends after this many seconds at most
+#: (so that a process that died with requests counted in it cannot hold it shut).
+OPEN_AFTER = 10.0
+#: Seconds a caller waits before asking again while the first window is full.
+WINDOW_POLL = 0.02
 
 _ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -113,6 +120,8 @@ _COMMON = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local BETA, K, MIN_RATE, SLOT = %(BETA)r, %(K)r, %(MIN_RATE)r, %(SLOT)r
+local INITIAL_WINDOW, OPEN_WINDOW = %(INITIAL_WINDOW)d, %(OPEN_WINDOW)d
+local OPEN_AFTER, WINDOW_POLL = %(OPEN_AFTER)r, %(WINDOW_POLL)r
 local TTL = %(TTL)d
 local function num(value) return tonumber(value) end
 local function rate_at(s, cap)
@@ -131,13 +140,22 @@ local function rate_at(s, cap)
   if rate then rate = math.max(rate, MIN_RATE) end
   return rate
 end
-local function record(add)
+local function record(add, done)
   -- successes a process counted since it last spoke to Redis, in the current slot (and when
-  -- the count began: a measure over a second needs a second of counting)
+  -- the count began: a measure over a second needs a second of counting); and requests of
+  -- the first window that ended, which make room in it
   redis.call('HSETNX', KEYS[1], 'born', tostring(now))
+  redis.call('PEXPIRE', KEYS[1], TTL)
   if add > 0 then
     redis.call('HINCRBY', KEYS[2], math.floor(now / SLOT), add)
     redis.call('PEXPIRE', KEYS[2], 60000)
+    if redis.call('HGET', KEYS[1], 'win') ~= 'open' then
+      redis.call('HINCRBY', KEYS[1], 'win_ok', add)
+    end
+  end
+  if done > 0 then
+    local left = (num(redis.call('HGET', KEYS[1], 'inflight')) or 0) - done
+    redis.call('HSET', KEYS[1], 'inflight', tostring(math.max(0, left)))
   end
 end
 local function load()
@@ -178,6 +196,10 @@ _PARAMS = {
     "GAP": GAP,
     "MIN_GAP": MIN_DECREASE_GAP,
     "WARN": WARN,
+    "INITIAL_WINDOW": INITIAL_WINDOW,
+    "OPEN_WINDOW": OPEN_WINDOW,
+    "OPEN_AFTER": OPEN_AFTER,
+    "WINDOW_POLL": WINDOW_POLL,
 }
 
 
@@ -187,20 +209,40 @@ def _lua(body: str) -> str:
 
 
 # ARGV: cap (0: none), max_wait (s), successes to record, horizon (s). Returns {kind, wait,
-# rate}: 'gate' (closed: wait, then ask again), 'free' (no limit known: no pacing), 'late' (the
-# slot is past max_wait: not taken), 'later' (the slot is beyond the horizon: not taken, ask
-# again nearer the time, so that a pace that rises meanwhile is used at once), 'slot' (taken:
-# wait that long, then send).
+# rate}: 'gate' (closed: wait, then ask again); 'counted' (no limit known: go, as one of the
+# first window); 'full' (the first window is full: ask again in a moment); 'free' (no limit
+# known, the first window over: no pacing); 'late' (the slot is past max_wait: not taken);
+# 'later' (the slot is beyond the horizon: not taken, ask again nearer the time, so that a
+# pace that rises meanwhile is used at once); 'slot' (taken: wait that long, then send).
 _ACQUIRE = _lua(
     """
 local cap, max_wait, add = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local horizon = tonumber(ARGV[4])
-record(add)
+record(add, 0)
 local s = load()
+local w = redis.call('HMGET', KEYS[1], 'win', 'win_ok', 'inflight', 'born')
+local open = w[1] == 'open'
+local inflight = num(w[3]) or 0
 local gate = num(s.gate) or 0
 if gate > now then return {'gate', tostring(gate - now), ''} end
 local rate = rate_at(s, cap)
-if not rate then return {'free', '0', ''} end
+if not rate then
+  -- No limit known: the first requests of every process together go out as one window that
+  -- grows by one with each success (TCP's slow start), so that a fleet starting at once does
+  -- not meet a small limit with every caller; a 429, OPEN_WINDOW successes or OPEN_AFTER
+  -- seconds end it.
+  if open then return {'free', '0', ''} end
+  local window = INITIAL_WINDOW + (num(w[2]) or 0)
+  local born = num(w[4]) or now
+  if window >= OPEN_WINDOW or now - born > OPEN_AFTER then
+    redis.call('HSET', KEYS[1], 'win', 'open')
+    return {'free', '0', ''}
+  end
+  if inflight >= window then return {'full', tostring(WINDOW_POLL), ''} end
+  redis.call('HSET', KEYS[1], 'inflight', tostring(inflight + 1), 'win', 'on')
+  redis.call('PEXPIRE', KEYS[1], TTL)
+  return {'counted', '0', ''}
+end
 local interval = 1 / rate
 local start = math.max(num(s.tat) or 0, now)
 local wait = math.max(0, start - interval - now)  -- a burst tolerance of one interval
@@ -209,6 +251,14 @@ if wait > horizon then return {'later', tostring(wait), tostring(rate)} end
 redis.call('HSET', KEYS[1], 'tat', tostring(start + interval))
 redis.call('PEXPIRE', KEYS[1], TTL)
 return {'slot', tostring(wait), tostring(rate)}
+"""
+)
+
+# ARGV: cap, successes to record, requests of the first window that ended.
+_REPORT = _lua(
+    """
+record(tonumber(ARGV[2]), tonumber(ARGV[3]))
+return ''
 """
 )
 
@@ -231,9 +281,10 @@ return tostring(opens - now)
 _CUT = _lua(
     """
 local cap, percentage = tonumber(ARGV[1]), tonumber(ARGV[3])
-record(tonumber(ARGV[2]))
+record(tonumber(ARGV[2]), 0)
 local SHRINK, MEASURE, WINDOW, GAP, MIN_GAP = %(SHRINK)r, %(MEASURE)r, %(WINDOW)r, %(GAP)r, %(MIN_GAP)r
 local s = load()
+if percentage == 0 then redis.call('HSET', KEYS[1], 'win', 'open') end  -- paced from now on
 local current = rate_at(s, cap)
 local gap = MIN_GAP
 if current then gap = math.max(MIN_GAP, 2 / current) end
@@ -288,7 +339,7 @@ return tostring(r_max)
 _WARN = _lua(
     """
 local cap, percentage = tonumber(ARGV[1]), tonumber(ARGV[3])
-record(tonumber(ARGV[2]))
+record(tonumber(ARGV[2]), 0)
 local WARN, WINDOW, SHRINK = %(WARN)r, %(WINDOW)r, %(SHRINK)r
 local s = load()
 local current = rate_at(s, cap)
@@ -358,7 +409,10 @@ class RedisRateLimiter:
         self._gate = client.register_script(_GATE)
         self._cut = client.register_script(_CUT)
         self._warn = client.register_script(_WARN)
+        self._report = client.register_script(_REPORT)
         self._successes: dict[str, int] = {}
+        # requests of the fleet's first window this process has out
+        self._window_out: dict[str, int] = {}
         self._rates: dict[str, float | None] = {}
         self._logged: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}  # one caller of this process asks at a time
@@ -443,9 +497,6 @@ class RedisRateLimiter:
                 lock.release()
             if wait is None:
                 continue  # Redis went away meanwhile: in memory
-            if wait < 0:
-                await self.local.acquire(bucket, deadline, pause)  # no limit known yet
-                return
             if wait > 0:
                 await pause(wait)
             if self._gates.get(bucket, 0.0) > self._clock():
@@ -455,9 +506,9 @@ class RedisRateLimiter:
     async def _take(
         self, bucket: str, deadline: float, pause: Callable[[float], Awaitable[None]]
     ) -> float | None:
-        """Take the next slot: its wait, -1 when no limit is known (not paced), None when
-        Redis cannot be reached. Waits here at a closed gate, and for a slot to come within
-        ``HORIZON``."""
+        """Take the next slot (or a place in the fleet's first window): its wait, or None
+        when Redis cannot be reached. Waits here at a closed gate, while the first window is
+        full, and for a slot to come within ``HORIZON``."""
         keys = [self._prefix + bucket, self._prefix + bucket + ":ok"]
         while True:
             now = asked_at = self._clock()
@@ -477,9 +528,14 @@ class RedisRateLimiter:
             self._back(asked_at)
             wait = float(wait_s)
             kind = kind.decode() if isinstance(kind, bytes) else kind
-            if kind == "free":
+            if kind in ("free", "counted"):
                 self._rates[bucket] = None
-                return -1.0
+                if kind == "counted":  # its reply is told back with a later call
+                    self._window_out[bucket] = self._window_out.get(bucket, 0) + 1
+                return 0.0
+            if kind == "full":
+                await pause(wait)
+                continue
             if kind == "gate":
                 opens = self._clock() + wait
                 self._gates[bucket] = max(self._gates.get(bucket, 0.0), opens)
@@ -517,6 +573,12 @@ class RedisRateLimiter:
         self.local.on_reply(bucket, status, percentage_used)
         if self.using_fallback:
             return
+        out = self._window_out.get(bucket)
+        if out:
+            # One of the first window's requests ended (whichever it was: they count alike):
+            # room for another, in any process, at once.
+            self._window_out[bucket] = out - 1
+            self._spawn(self._run(self._report, bucket, 1))
         if 200 <= status < 300:
             self._successes[bucket] = self._successes.get(bucket, 0) + 1
             if percentage_used is not None and percentage_used >= LIFT_FROM:

@@ -211,6 +211,36 @@ async def test_what_one_process_learns_paces_the_others(
     assert stranger.rate(BUCKET) is None
 
 
+async def test_the_first_window_is_one_for_the_whole_fleet(
+    redis_client: redis_asyncio.Redis, prefix: str
+) -> None:
+    from mp_async.ratelimit import INITIAL_WINDOW
+
+    first = RedisRateLimiter(redis_client, namespace="acct", key_prefix=prefix)
+    second = RedisRateLimiter(redis_client, namespace="acct", key_prefix=prefix)
+    # No limit known: the first requests of both "processes" together fill one window ...
+    for n in range(INITIAL_WINDOW):
+        await (first if n % 2 else second).acquire(BUCKET, time.monotonic() + 5, asyncio.sleep)
+    waiting = asyncio.ensure_future(second.acquire(BUCKET, time.monotonic() + 5, asyncio.sleep))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()  # ... and the next one, in either, waits for room in it
+    # A reply in the other process makes room at once (and a success widens the window).
+    first.on_reply(BUCKET, 200, None)
+    await asyncio.wait_for(waiting, 1.0)
+    await first.drain()
+    more = [
+        asyncio.ensure_future(first.acquire(BUCKET, time.monotonic() + 5, asyncio.sleep))
+        for _ in range(2)
+    ]
+    await asyncio.sleep(0.2)
+    assert [task.done() for task in more] == [True, False]  # one more place, not two
+    # A 429 ends the window: from then on the fleet is paced at the learned rate.
+    second.on_reply(BUCKET, 429, None)
+    await second.drain()
+    await asyncio.wait_for(more[1], 1.0)
+    assert first.rate(BUCKET) is not None
+
+
 async def test_bad_namespaces_are_refused(redis_client: redis_asyncio.Redis) -> None:
     for bad in ("", "two words", None):
         with pytest.raises(ValueError, match="namespace"):
