@@ -5,13 +5,14 @@ fleet of worker processes that each learned the limit alone would send N times i
 ``RedisRateLimiter`` they share one pacer per rate-limit bucket: every permit is taken from
 one GCRA schedule kept in Redis, one process's 429 closes the gate for all, and the rate is
 learned from everyone's successes and 429s, as ``AdaptiveRateLimiter`` learns it in one
-process (the same constants, the same CUBIC curve). ``RedisTokenCache`` keeps the OAuth token,
-so one process fetches it for all.
+process (the same constants, the same CUBIC curve; until a limit is known, one first window
+of requests in flight for the whole fleet). ``RedisTokenCache`` keeps the OAuth token, so one
+process fetches it for all.
 
 Why Lua scripts on Redis and not the ``limits`` library: a permit must be taken and its wait
 decided in one step (``limits`` answers yes or no, so waiters would poll), and the rate it
 paces at is learned and changes, with the gate and the measure of what gets through kept
-beside it. Four small scripts do each step atomically, in one round trip; the time is
+beside it. Five small scripts do each step atomically, in one round trip; the time is
 Redis's own (``TIME``), so the machines' clocks need not agree.
 
 If Redis cannot be reached, the limiter paces this process alone with its in-memory
@@ -397,7 +398,7 @@ class RedisRateLimiter:
             raise InvalidRequest(
                 f"namespace must name the account (its client id or API key), got {namespace!r}"
             )
-        #: The in-memory limiter: the first requests' window, and the pace while Redis is away.
+        #: The in-memory limiter: the pace while Redis is away (it learns beside Redis all along).
         self.local = AdaptiveRateLimiter(rate_limit, clock=clock, log_changes=False)
         self._caps = rate_limit
         self._client = client
