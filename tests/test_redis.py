@@ -305,6 +305,33 @@ async def test_a_memory_token_cache_shares_one_token_between_clients(
     assert "access" not in repr(cache) and mp_emulator.state.client_secret not in repr(cache)
 
 
+async def test_no_secret_reaches_a_log_line_or_a_repr(
+    mp_emulator: Emulator, redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    mpid = mp_emulator.state.seed_profiles(1)[0]
+    caplog.set_level(logging.DEBUG)
+    cache = RedisTokenCache.from_url(redis_url, key_prefix=prefix)
+    limiter = RedisRateLimiter.from_url(redis_url, namespace="acct", key_prefix=prefix)
+    try:
+        async with client_for(mp_emulator, token_cache=cache, rate_limiter=limiter) as mp:
+            await mp.profiles.get(mpid)
+            token = (await cache.get(mp.oauth.cache_key)).access_token  # type: ignore[union-attr, attr-defined]
+    finally:
+        await cache.aclose()
+        await limiter.aclose()
+    said = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (token, mp_emulator.state.client_secret):
+        assert secret not in said and secret not in repr(cache) and secret not in repr(limiter)
+    # A password in the Redis URL is in no repr and no warning either.
+    caplog.clear()
+    port = _free_port()
+    guarded = RedisTokenCache.from_url(f"redis://:hunter2@127.0.0.1:{port}/0")
+    assert await guarded.get("k") is None  # unreachable: an empty cache
+    await guarded.aclose()
+    assert "hunter2" not in repr(guarded)
+    assert caplog.records and all("hunter2" not in r.getMessage() for r in caplog.records)
+
+
 # --- Redis away -------------------------------------------------------------------------------
 
 
