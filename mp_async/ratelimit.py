@@ -28,10 +28,11 @@ become rare:
   stops growing; above 100 % ``r_max`` becomes the pace scaled by 100 / percentage (this
   client's part of bringing the account back to 100 %) and the pace drops to ``SHRINK`` of
   that without waiting for a 429, so a server that warns is never run into its
-  ``Retry-After`` (a second of silence for every caller). A warning from 50 % to 90 % while
-  the client sends at its pace measures the limit as well (what got through over the last
-  second, times 100 / percentage): a limit learned too low, or raised since, is taken up at
-  once instead of probed for.
+  ``Retry-After`` (a second of silence for every caller). A share from ``LIFT_FROM`` (10 %) to
+  90 % while the client sends at its pace measures the limit as well (what got through over
+  the last second, times 100 / percentage; a low bound when other processes share the
+  account, so it only ever raises): a limit learned too low, raised since, or left free by
+  other processes that went quiet, is taken up at once instead of probed for.
 - **``rate_limit``** (the provisioned limit, if you know it): pacing starts there and the
   learned rate never goes above it.
 
@@ -69,7 +70,7 @@ MEASURE = 5.0
 WARN = 90.0
 INITIAL_WINDOW = 16
 OPEN_WINDOW = 256
-LIFT_FROM = 50.0
+LIFT_FROM = 10.0
 GAP = 0.5
 
 

@@ -282,6 +282,39 @@ def test_a_limit_learned_too_low_is_taken_up_when_the_server_says_how_much_is_le
     assert lim.rate("profile") == lifted
 
 
+def test_a_share_of_the_limit_other_processes_left_free_is_taken_up() -> None:
+    # Two processes shared an account's 50/s and this one learned about 10/s of it ...
+    lim, fake = limiter()
+    successes(lim, fake, 10, 10)
+    lim.on_reply("profile", 429, None)
+    successes(lim, fake, 30, 10)
+    lim.on_reply("profile", 429, None)
+    low = lim.rate("profile")
+    assert low is not None and low < 11
+    fake.now += 2.0
+    # ... then the other went quiet: at its pace, this one uses a fifth of the account's limit.
+    for _ in range(int(low) + 1):
+        fake.now += 1.0 / low
+        lim.on_reply("profile", 200, round(100 * low / 50))
+    lifted = lim.rate("profile")
+    assert lifted is not None and 44 <= lifted <= 52, (low, lifted)  # at once, not in minutes
+    # A share says nothing of the limit while this process sends below its pace (the rest of
+    # the account's traffic may be anyone's).
+    idle, fake = limiter()
+    successes(idle, fake, 10, 10)
+    idle.on_reply("profile", 429, None)
+    successes(idle, fake, 30, 10)
+    idle.on_reply("profile", 429, None)
+    before = idle.rate("profile")
+    assert before is not None
+    fake.now += 2.0
+    for _ in range(9):
+        fake.now += 1.0 / 3
+        idle.on_reply("profile", 200, 20)
+    after = idle.rate("profile")
+    assert after is not None and after < 1.5 * before
+
+
 async def test_waiting_callers_are_served_in_the_order_they_came() -> None:
     import asyncio
     import time
