@@ -352,6 +352,34 @@ async def test_an_unreachable_redis_costs_one_warning_and_no_lookup(
     assert any("fetches its own OAuth token" in r.getMessage() for r in unreachable)
 
 
+async def test_from_env_gives_the_budget_to_the_shared_limiter(mp_emulator: Emulator) -> None:
+    env = _env(mp_emulator, f"redis://127.0.0.1:{_free_port()}/0")
+    mp = MParticle.from_env(env, rate_limit=15)
+    try:
+        limiter = mp.session.rate_limiter
+        assert isinstance(limiter, RedisRateLimiter)
+        assert limiter.rate(BUCKET) == 15  # the cap, before anything is learned
+        assert mp.oauth.token_cache is not None  # type: ignore[union-attr]
+    finally:
+        await mp.close()
+    # Events only (an API key, no OAuth client): the key names the account, no token cache.
+    events_only = MParticle.from_env(
+        {
+            "MPARTICLE_API_KEY": "us1-key",
+            "MPARTICLE_API_SECRET": "s3cret",
+            "MPARTICLE_REDIS_URL": env["MPARTICLE_REDIS_URL"],
+        }
+    )
+    try:
+        assert "us1-key" in repr(events_only.session.rate_limiter)
+        assert "s3cret" not in repr(events_only.session.rate_limiter)
+        assert events_only.oauth is None
+    finally:
+        await events_only.close()
+    with pytest.raises(ValueError, match="MPARTICLE_REDIS_URL"):
+        MParticle.from_env({**env, "MPARTICLE_REDIS_URL": "http://not-redis"})
+
+
 async def test_redis_stopped_mid_run_falls_back_and_returns_when_it_is_back(
     mp_emulator: Emulator, own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
