@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import os
@@ -34,17 +33,6 @@ __all__ = ["MParticle"]
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-class _Closer:
-    """Closes a Redis connection that several objects share, once."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    async def aclose(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._client.aclose()
 
 
 A = TypeVar("A", bound="APIBase")
@@ -182,26 +170,29 @@ class MParticle:
         if redis_url and "rate_limiter" not in overrides:
             # One account, many processes: the rate budget, the gate and the token on Redis.
             try:
-                from .redis import RedisRateLimiter, RedisTokenCache, connect
+                from .redis import RedisRateLimiter, RedisTokenCache
             except ImportError:
                 raise InvalidRequest(
                     "MPARTICLE_REDIS_URL is set but the redis package is not installed: "
                     "pip install 'mp-async[redis]'"
                 ) from None
             try:
-                client = connect(redis_url)
-            except ValueError as exc:
+                # It owns its connection (closed with it); the token cache shares it.
+                limiter = RedisRateLimiter.from_url(
+                    redis_url,
+                    namespace=client_id or api_key or "default",
+                    rate_limit=kwargs.pop("rate_limit", None),  # type: ignore[arg-type]
+                )
+            except InvalidRequest:
+                raise  # a bad rate_limit: its own message
+            except ValueError as exc:  # redis-py's, for the URL
                 raise InvalidRequest(
                     f"MPARTICLE_REDIS_URL must be a redis:// URL ({_first_line(exc)})"
                 ) from None
-            namespace = client_id or api_key or "default"
-            rate_limit = kwargs.pop("rate_limit", None)
-            limiter = RedisRateLimiter(client, namespace=namespace, rate_limit=rate_limit)  # type: ignore[arg-type]
             owned.append(limiter)
             kwargs["rate_limiter"] = limiter
             if kwargs.get("oauth") is not None and "token_cache" not in overrides:
-                kwargs["token_cache"] = RedisTokenCache(client)
-            owned.append(_Closer(client))
+                kwargs["token_cache"] = RedisTokenCache(limiter.redis)
         mp = cls(**kwargs)  # type: ignore[arg-type]
         mp._owned = owned
         return mp

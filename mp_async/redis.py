@@ -263,10 +263,11 @@ return ''
 """
 )
 
-# ARGV: seconds. Closes the gate for every process; slots are taken from its opening on.
+# ARGV: cap, successes to record, seconds. Closes the gate for every process; slots are taken from its opening on.
 _GATE = _lua(
     """
-local opens = now + tonumber(ARGV[1])
+record(tonumber(ARGV[2]), 0)
+local opens = now + tonumber(ARGV[3])
 local s = load()
 if opens > (num(s.gate) or 0) then
   redis.call('HSET', KEYS[1], 'gate', tostring(opens),
@@ -445,6 +446,11 @@ class RedisRateLimiter:
         return f"RedisRateLimiter({self._where}, {self._prefix.rstrip(':')!r}, {state})"
 
     @property
+    def redis(self) -> aioredis.Redis:
+        """The redis-py client this limiter speaks to (a ``RedisTokenCache`` may share it)."""
+        return self._client
+
+    @property
     def using_fallback(self) -> bool:
         """True while Redis is unreachable and this process paces alone."""
         return self._down_until is not None
@@ -486,7 +492,10 @@ class RedisRateLimiter:
             if lock is None:
                 lock = self._locks[bucket] = asyncio.Lock()
             try:
-                await asyncio.wait_for(lock.acquire(), max(0.0, deadline - self._clock()))
+                if lock.locked():  # others of this process are asking: in line, until the deadline
+                    await asyncio.wait_for(lock.acquire(), max(0.0, deadline - self._clock()))
+                else:
+                    await lock.acquire()  # at once (wait_for would cost a task per request)
             except asyncio.TimeoutError:
                 raise RateLimited(
                     f"the shared {bucket} budget had no slot for this call before its max_elapsed",
@@ -604,8 +613,8 @@ class RedisRateLimiter:
 
     async def _run(self, script: Any, bucket: str, *args: float) -> None:
         keys = [self._prefix + bucket, self._prefix + bucket + ":ok"]
-        if script is not self._gate:
-            args = (self._cap(bucket), self._successes.pop(bucket, 0), *args)
+        # Every script takes the cap and the successes counted since the last call first.
+        args = (self._cap(bucket), self._successes.pop(bucket, 0), *args)
         try:
             await script(keys=keys, args=list(args))
         except _ERRORS as exc:

@@ -282,8 +282,8 @@ def test_a_limit_learned_too_low_is_taken_up_when_the_server_says_how_much_is_le
     assert lim.rate("profile") == lifted
 
 
-def test_a_share_of_the_limit_other_processes_left_free_is_taken_up() -> None:
-    # Two processes shared an account's 50/s and this one learned about 10/s of it ...
+def learned_about_10_per_second() -> tuple[AdaptiveRateLimiter, FakeTime, float]:
+    """A limiter that met 429s at 10/s (its share of an account's limit, say)."""
     lim, fake = limiter()
     successes(lim, fake, 10, 10)
     lim.on_reply("profile", 429, None)
@@ -292,6 +292,12 @@ def test_a_share_of_the_limit_other_processes_left_free_is_taken_up() -> None:
     low = lim.rate("profile")
     assert low is not None and low < 11
     fake.now += 2.0
+    return lim, fake, low
+
+
+def test_a_share_of_the_limit_other_processes_left_free_is_taken_up() -> None:
+    # Two processes shared an account's 50/s and this one learned about 10/s of it ...
+    lim, fake, low = learned_about_10_per_second()
     # ... then the other went quiet: at its pace, this one uses a fifth of the account's limit.
     for _ in range(int(low) + 1):
         fake.now += 1.0 / low
@@ -300,14 +306,7 @@ def test_a_share_of_the_limit_other_processes_left_free_is_taken_up() -> None:
     assert lifted is not None and 44 <= lifted <= 52, (low, lifted)  # at once, not in minutes
     # A share says nothing of the limit while this process sends below its pace (the rest of
     # the account's traffic may be anyone's).
-    idle, fake = limiter()
-    successes(idle, fake, 10, 10)
-    idle.on_reply("profile", 429, None)
-    successes(idle, fake, 30, 10)
-    idle.on_reply("profile", 429, None)
-    before = idle.rate("profile")
-    assert before is not None
-    fake.now += 2.0
+    idle, fake, before = learned_about_10_per_second()
     for _ in range(9):
         fake.now += 1.0 / 3
         idle.on_reply("profile", 200, 20)

@@ -378,6 +378,8 @@ async def test_from_env_gives_the_budget_to_the_shared_limiter(mp_emulator: Emul
         await events_only.close()
     with pytest.raises(ValueError, match="MPARTICLE_REDIS_URL"):
         MParticle.from_env({**env, "MPARTICLE_REDIS_URL": "http://not-redis"})
+    with pytest.raises(ValueError, match="rate_limit must be a positive number"):
+        MParticle.from_env(env, rate_limit=-1)
 
 
 async def test_redis_stopped_mid_run_falls_back_and_returns_when_it_is_back(
