@@ -231,7 +231,7 @@ class MParticle:
         """A view of this client whose calls use other settings, sharing its connection pool,
         credentials, token and rate control: ``fast = mp.with_options(timeout=2, deadline=5)``.
 
-        ``timeout``: seconds an attempt may wait to connect or between two reads; ``retry``:
+        ``timeout``: seconds an attempt may take once it has a connection; ``retry``:
         the retry policy; ``deadline``: seconds a whole call may take, retries, throttling
         waits and pacing included (then ``RequestTimeout``, or ``RateLimited`` for a wait
         that would not fit). Unset ones keep this client's. A view is cheap; closing it does

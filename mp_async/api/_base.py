@@ -47,7 +47,7 @@ class APIBase:
         """This API with other settings for its calls, on the same connection pool and
         credentials: ``await mp.profiles.with_options(timeout=2).get(mpid)``.
 
-        ``timeout``: seconds an attempt may wait to connect or between reads; ``retry``: the
+        ``timeout``: seconds an attempt may take once it has a connection; ``retry``: the
         retry policy; ``deadline``: seconds the whole call may take, retries and waits
         included. Unset ones keep their current value. Cheap: make one per call if you like.
         """

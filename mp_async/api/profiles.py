@@ -8,12 +8,12 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from ..auth.base import AuthStrategy
-from ..converter import converter, structure
+from ..converter import FastDecoder, converter, structure
 from ..errors import InvalidRequest, MParticleError
 from ..fanout import bounded_map
 from ..hosts import Hosts, Workspace
 from ..protocol import ENVIRONMENTS, PROFILE_FIELDS, PROFILE_PATH, PROFILE_RESOLVE_SPELLINGS
-from ..request import Request
+from ..request import Request, Response
 from ..session import Session
 from ._base import APIBase
 from .mpid import validate_mpid
@@ -95,6 +95,19 @@ def _profile_from_reply(document: Any, _: Any) -> Profile:
 
 
 converter.register_structure_hook(Profile, _profile_from_reply)
+
+_fast_profile = FastDecoder(Profile)
+
+
+def _decode_profile(response: Response) -> Profile:
+    """The reply's ``Profile``: msgspec's way when it takes the reply as it is, else cattrs'."""
+    body = response.body
+    # The documented spelling "account_userattributes" is the converter's to translate.
+    if b"account_userattributes" not in body:
+        profile = _fast_profile.decode(body)
+        if profile is not None:
+            return profile
+    return structure(response.json(), Profile, method=response.method, path=response.path)
 
 
 @attrs.frozen
@@ -181,8 +194,7 @@ class ProfileAPI(APIBase):
         request = Request(
             "GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", bucket="profile"
         )
-        response = await self._send(request)
-        return structure(response.json(), Profile, method="GET", path=response.path)
+        return _decode_profile(await self._send(request))
 
     async def resolve(
         self,
@@ -222,8 +234,7 @@ class ProfileAPI(APIBase):
             bucket="profile",
             idempotent=True,  # a POST that only reads
         )
-        response = await self._send(request, auth)
-        return structure(response.json(), Profile, method=method, path=response.path)
+        return _decode_profile(await self._send(request, auth))
 
     def get_many(
         self,
