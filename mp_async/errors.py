@@ -212,11 +212,20 @@ def redact(body: bytes, credentials: Iterable[str]) -> bytes:
     A server that quotes our Authorization header, a client secret or a signature back in a
     reply would otherwise put it in an exception message, an excerpt or a log line.
     """
-    for credential in credentials:
-        if len(credential) >= 4:  # shorter ones would match innocent text
-            raw = credential.encode()
-            if raw in body:
-                body = body.replace(raw, REDACTED)
+    return redact_encoded(body, credential_bytes(credentials))
+
+
+def credential_bytes(credentials: Iterable[str]) -> tuple[bytes, ...]:
+    """The credentials worth looking for in a reply, encoded (shorter than 4 characters they
+    would match innocent text)."""
+    return tuple(credential.encode() for credential in credentials if len(credential) >= 4)
+
+
+def redact_encoded(body: bytes, credentials: Iterable[bytes]) -> bytes:
+    """``redact`` with the credentials already encoded by ``credential_bytes``."""
+    for raw in credentials:
+        if raw in body:
+            body = body.replace(raw, REDACTED)
     return body
 
 

@@ -83,6 +83,15 @@ class Request:
             object.__setattr__(self, "_parsed", parsed)
         return parsed
 
+    @classmethod
+    def prebuilt(cls, method: str, parsed: URL, url: str, **kwargs: Any) -> Request:
+        """A request whose URL its caller built already: ``parsed`` (``url`` is its text, as
+        ``str(parsed)``). The Profile API's ``get_many`` builds millions of URLs that differ only
+        in the MPID; ``URL.build`` from known-safe parts costs a third of parsing each one."""
+        request = cls(method, url, **kwargs)
+        object.__setattr__(request, "_parsed", parsed)
+        return request
+
     @property
     def is_idempotent(self) -> bool:
         """Whether the session may retry it after a failure that may have been applied."""

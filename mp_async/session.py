@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 import attrs
@@ -32,8 +33,9 @@ from .errors import (
     RateLimited,
     RequestTimeout,
     TransportError,
+    credential_bytes,
     error_for_status,
-    redact,
+    redact_encoded,
 )
 from .ratelimit import AdaptiveRateLimiter, RateLimiter
 from .request import Request, Response
@@ -126,47 +128,51 @@ def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=None)
 
 
-class _Attempt:
-    """One attempt the watchdog keeps an eye on: the task running it and when it must end."""
-
-    __slots__ = ("ends", "expired", "task")
-
-    def __init__(self, task: asyncio.Task[object], ends: float) -> None:
-        self.task = task
-        self.ends = ends
-        self.expired = False
-
-
 class _Watchdog:
     """Ends every attempt still running ``seconds`` after it started: one loop timer for the
     whole Session, set for the earliest end among the attempts in flight, instead of timers
     made and cancelled on every request and every read.
 
-    An attempt past its end has its task cancelled (as aiohttp's and asyncio's own timeouts
-    do); the Session turns that cancellation into ``RequestTimeout``, unless the task's owner
-    asked for a cancellation too (Python 3.11+ tells them apart; 3.10 cannot).
+    An attempt is its task (a task runs one attempt at a time). One past its end has its task
+    cancelled (as aiohttp's and asyncio's own timeouts do) and is marked ``expired``; the
+    Session turns that cancellation into ``RequestTimeout``, unless the task's owner asked for
+    a cancellation too (Python 3.11+ tells them apart; 3.10 cannot).
     """
 
     def __init__(self) -> None:
-        self._running: dict[_Attempt, None] = {}
+        self._running: dict[asyncio.Task[Any], float] = {}  # task -> when its attempt must end
+        self._expired: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
 
-    def start(self, seconds: float) -> _Attempt:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None, "a Session is used from inside a task"
-        attempt = _Attempt(task, loop.time() + seconds)
-        self._running[attempt] = None
-        if loop is not self._loop:  # first use, or a new event loop: the old timer is gone
-            self._loop, self._timer, self._timer_at = loop, None, math.inf
-        if attempt.ends < self._timer_at:
-            self._arm(loop, attempt.ends)
-        return attempt
+    def start(self, seconds: float) -> asyncio.Task[Any]:
+        loop = self._loop
+        # With the loop given, current_task() skips get_running_loop() (a getpid() call in
+        # CPython's C implementation); None means another loop than the last one, or the first.
+        task = asyncio.current_task(loop) if loop is not None else None
+        if task is None:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task(loop)
+            assert task is not None, "a Session is used from inside a task"
+            if loop is not self._loop:  # the old loop's timer will never fire: start afresh
+                self._loop, self._timer, self._timer_at = loop, None, math.inf
+        assert loop is not None
+        ends = loop.time() + seconds
+        self._running[task] = ends
+        if ends < self._timer_at:
+            self._arm(loop, ends)
+        return task
 
-    def stop(self, attempt: _Attempt) -> None:
-        self._running.pop(attempt, None)
+    def stop(self, task: asyncio.Task[Any]) -> None:
+        self._running.pop(task, None)
+
+    def expired(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the watchdog cancelled ``task``'s attempt (asked once: it forgets it)."""
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
 
     def close(self) -> None:
         if self._timer is not None:
@@ -183,23 +189,23 @@ class _Watchdog:
         self._timer, self._timer_at = None, math.inf
         now = loop.time()
         earliest = math.inf
-        for attempt in list(self._running):
-            if attempt.ends <= now:
-                del self._running[attempt]
-                attempt.expired = True
-                attempt.task.cancel()
-            elif attempt.ends < earliest:
-                earliest = attempt.ends
+        for task, ends in list(self._running.items()):
+            if ends <= now:
+                del self._running[task]
+                self._expired.add(task)
+                task.cancel()
+            elif ends < earliest:
+                earliest = ends
         if earliest < math.inf:
             self._arm(loop, earliest)
 
 
-def _timed_out(attempt: _Attempt) -> bool:
-    """True when the watchdog's cancellation of ``attempt`` is the only one its task got
-    (and then takes it back); False when the task's owner cancelled it too."""
-    if not attempt.expired:
+def _timed_out(watchdog: _Watchdog, task: asyncio.Task[Any]) -> bool:
+    """True when the watchdog's cancellation of ``task`` is the only one it got (and then takes
+    it back); False when the task was not timed out, or its owner cancelled it too."""
+    if not watchdog.expired(task):
         return False
-    uncancel = getattr(attempt.task, "uncancel", None)
+    uncancel = getattr(task, "uncancel", None)
     if uncancel is None:  # Python 3.10: no way to tell the two apart
         return True
     return bool(uncancel() == 0)
@@ -333,8 +339,10 @@ class Session:
         # Requests in flight in any task (a background token refresh among them), so that
         # close() can wait for them; and a future that close() resolves to cut waits short.
         self._in_flight = 0
-        self._drained = asyncio.Event()
-        self._drained.set()
+        self._credential_bytes: dict[
+            tuple[object, ...], tuple[tuple[bytes, ...], tuple[bytes, ...]]
+        ] = {}
+        self._drained: asyncio.Future[None] | None = None  # made by close() when it must wait
         self._closing: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> Session:
@@ -370,8 +378,11 @@ class Session:
         if client is not None and self._owns_client and not client.closed:
             await client.close()  # also closes the connections requests in flight are using
         if self._in_flight:
+            drained = self._drained
+            if drained is None or drained.done():
+                drained = self._drained = asyncio.get_running_loop().create_future()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), _CLOSE_GRACE)
+                await asyncio.wait_for(asyncio.shield(drained), _CLOSE_GRACE)
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -413,7 +424,6 @@ class Session:
                 "a URL; pass an auth strategy instead"
             )
         self._in_flight += 1
-        self._drained.clear()
         try:
             if options is None:
                 return await self._send(request, auth, self.retry, None, math.inf)
@@ -435,8 +445,10 @@ class Session:
                 ) from None
         finally:
             self._in_flight -= 1
-            if not self._in_flight:
-                self._drained.set()
+            if not self._in_flight and self._drained is not None:
+                if not self._drained.done():
+                    self._drained.set_result(None)
+                self._drained = None
 
     async def _send(
         self,
@@ -485,7 +497,11 @@ class Session:
                 limiter.on_reply(request.bucket, status, _percentage_used(headers))
                 if body:
                     # Nothing a reply quotes back of our credentials reaches an error or a log.
-                    body = redact(body, sent.credentials())
+                    probes, every = self._credentials_of(sent)
+                    for probe in probes:
+                        if probe in body:
+                            body = redact_encoded(body, every)
+                            break
                 if 200 <= status < 300:
                     return Response(status, headers, body, request.method, sent.path)
                 if status == 401 and not refreshed_after_401 and _invalidated(auth, sent):
@@ -535,6 +551,22 @@ class Session:
                 self._on_retry(RetryEvent(*event, type(error).__name__, delay))
             await self._pause(delay, f"{request.method} {sent.path}")
 
+    def _credentials_of(self, sent: Request) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        """The credentials ``sent`` carries, encoded, and the few a reply must be searched for
+        (one that contains another, ``Bearer <token>``, is found only where that one is):
+        worked out once per set of headers and secrets (a token goes out thousands of times),
+        not on every reply."""
+        key = (sent.secrets, *sent.headers.items())
+        found = self._credential_bytes.get(key)
+        if found is None:
+            every = credential_bytes(sent.credentials())
+            probes = tuple(c for c in every if not any(o != c and o in c for o in every))
+            found = (probes, every)
+            if len(self._credential_bytes) >= 64:  # signatures differ on every request
+                self._credential_bytes.clear()
+            self._credential_bytes[key] = found
+        return found
+
     async def _pace_pause(self, seconds: float) -> None:
         await self._pause(seconds, "waiting for a rate-limit slot")
 
@@ -572,7 +604,7 @@ class Session:
             headers = {**_DEFAULT_HEADERS, **headers}
         slots = self._slots
         assert slots is not None
-        attempt: _Attempt | None = None
+        attempt: asyncio.Task[Any] | None = None
         try:
             if slots.free > 0 and not slots.waiters:
                 slots.free -= 1
@@ -602,7 +634,7 @@ class Session:
                     self._watchdog.stop(attempt)
                 slots.release()
         except asyncio.CancelledError:
-            if attempt is not None and _timed_out(attempt):
+            if attempt is not None and _timed_out(self._watchdog, attempt):
                 raise RequestTimeout(
                     f"{request.method} {request.path}: no reply within the timeout of "
                     f"{seconds:g} s",

@@ -21,10 +21,10 @@ from mp_async.errors import UnexpectedResponse
 from mp_async.request import Response
 
 
-
 @pytest.fixture(autouse=True)
 def _speedups_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MP_ASYNC_JSON", raising=False)  # these tests are about msgspec's path
+
 
 scalars = st.one_of(
     st.none(),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from yarl import URL
 
-from mp_async import Hosts, InvalidRequest, MParticle, Workspace
+from mp_async import Hosts, InvalidRequest, MParticle, Request, Session, Workspace
 from mp_async.api.mpid import validate_mpid
 from mp_async.api.profiles import Profile, fields_param
 from mp_async.auth import OAuthClientCredentials
 from mp_async.converter import converter
 from mp_async.errors import MissingCredentials, UnexpectedResponse
+from mp_async.request import Response
 
 TOKEN_URL = "https://sso.auth.mparticle.com/oauth/token"
 PROFILE_URL = "https://api.mparticle.com/userprofile/v1/1/2/3/42"
@@ -155,3 +158,37 @@ def test_profile_round_trips_through_the_converter() -> None:
     }
     profile = converter.structure(document, Profile)
     assert converter.structure(converter.unstructure(profile), Profile) == profile
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        Hosts.us1(),
+        Hosts.eu1(),
+        Hosts.local("http://127.0.0.1:8080"),
+        Hosts.local("http://localhost:9/some/prefix/"),
+    ],
+)
+@pytest.mark.parametrize("fields", [None, "user_attributes", ["attribution", "user_identities"]])
+async def test_a_lookup_s_url_is_built_as_parsing_its_text_would(
+    hosts: Hosts, fields: list[str] | str | None
+) -> None:
+    sent: list[Request] = []
+
+    class Recording(Session):
+        async def send(self, request: Request, auth: Any = None, **_: Any) -> Response:
+            sent.append(request)
+            return Response(200, None, b'{"mpid": 8}', request.method, request.path)  # type: ignore[arg-type]
+
+    async with MParticle(
+        oauth=OAuthClientCredentials("id", "secret"),
+        workspace=Workspace(org_id=1, account_id=2, workspace_id=3),
+        hosts=hosts,
+        session=Recording(),
+    ) as mp:
+        assert (await mp.profiles.get(8240373199402373981, fields=fields)).mpid == 8
+    (request,) = sent
+    assert request.parsed_url == URL(request.url)
+    assert str(request.parsed_url) == str(URL(request.url))
+    assert request.parsed_url.raw_path_qs == URL(request.url).raw_path_qs
+    assert request.url.startswith(hosts.api) and "/8240373199402373981?fields=" in request.url

@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from typing import Any, Literal, TypeAlias
 
 import attrs
+from yarl import URL
 
 from ..auth.base import AuthStrategy
 from ..converter import FastDecoder, converter, structure
@@ -182,6 +183,8 @@ class ProfileAPI(APIBase):
         super().__init__(session, auth, hosts)
         scope = f"{workspace.org_id}/{workspace.account_id}/{workspace.workspace_id}"
         self._profile_prefix = f"{self.hosts.api}{PROFILE_PATH}/{scope}/"
+        prefix = URL(self._profile_prefix)
+        self._profile_url = (prefix.scheme, prefix.raw_authority, prefix.raw_path)
         self._resolve_url = f"{self.hosts.api}{PROFILE_PATH}/resolve/{scope}"
 
     async def get(self, mpid: int | str, *, fields: Iterable[str] | str | None = None) -> Profile:
@@ -189,10 +192,19 @@ class ProfileAPI(APIBase):
         return await self._fetch(validate_mpid(mpid), fields_param(fields))
 
     async def _fetch(self, mpid: int, fields_value: str) -> Profile:
-        # The query is written into the URL (field names need no escaping), so the URL is
-        # parsed once per request rather than parsed and then extended with params.
-        request = Request(
-            "GET", f"{self._profile_prefix}{mpid}?fields={fields_value}", bucket="profile"
+        # Built from parts that need no escaping (the prefix parsed once, an MPID of digits,
+        # documented field names): no URL is parsed per lookup.
+        scheme, authority, path = self._profile_url
+        query = f"fields={fields_value}"
+        parsed = URL.build(
+            scheme=scheme,
+            authority=authority,
+            path=f"{path}{mpid}",
+            query_string=query,
+            encoded=True,
+        )
+        request = Request.prebuilt(
+            "GET", parsed, f"{self._profile_prefix}{mpid}?{query}", bucket="profile"
         )
         return _decode_profile(await self._send(request))
 
