@@ -102,8 +102,9 @@ class CallOptions:
     """Per-call overrides of the Session's settings (``with_options(...)`` makes them).
 
     ``timeout``: seconds an attempt may take once it has a connection slot (connecting, sending
-    and reading the whole reply; waiting for a free connection does not count). ``retry``: the retry policy for these calls. ``deadline``: seconds the whole call may take,
-    retries, waits at a throttling gate and rate-limit pacing included; past it the call raises
+    and reading the whole reply; waiting for a free connection does not count). ``retry``: the
+    retry policy for these calls. ``deadline``: seconds the whole call may take, retries, waits
+    at a throttling gate and rate-limit pacing included; past it the call raises
     ``RequestTimeout`` (or ``RateLimited`` when a wait it would need is longer).
     """
 
@@ -160,6 +161,8 @@ class _Watchdog:
         assert loop is not None
         ends = loop.time() + seconds
         self._running[task] = ends
+        if self._expired:  # a mark left by a cancellation that was swallowed: not this attempt's
+            self._expired.discard(task)
         if ends < self._timer_at:
             self._arm(loop, ends)
         return task
@@ -373,7 +376,6 @@ class Session:
         closing = self._closing
         if closing is not None and not closing.done():
             closing.set_result(None)
-        self._watchdog.close()
         client, self._client = self._client, None
         if client is not None and self._owns_client and not client.closed:
             await client.close()  # also closes the connections requests in flight are using
@@ -383,6 +385,8 @@ class Session:
                 drained = self._drained = asyncio.get_running_loop().create_future()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(drained), _CLOSE_GRACE)
+        if not self._in_flight:  # else the attempts still running keep their timeout
+            self._watchdog.close()
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._closed:
