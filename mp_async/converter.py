@@ -69,7 +69,9 @@ def _strict_int(value: Any, _: Any = None) -> int:
         return int(value)
     if kind is str and value.lstrip("-").isascii() and value.lstrip("-").isdigit():
         return int(value)
-    if kind is float and value.is_integer():
+    if kind is float and value.is_integer() and abs(value) < 2**53:
+        # Beyond 2**53 a float no longer holds every integer: one there was rounded on the
+        # way (orjson reads an integer beyond 64 bits as a float), so it is not taken.
         return int(value)
     raise ValueError(f"expected an integer, got {value!r}"[:80])
 
@@ -206,8 +208,11 @@ class FastDecoder(Generic[T]):
     msgspec is strict where this module's converter is lenient (an id written as a string, a
     float that is a whole number): ``decode`` returns None for whatever it does not take as it
     is, and the caller decodes it the usual way, which reads those forms or says what is wrong.
-    So for any document msgspec accepts, the result is the one ``structure`` would give (a
-    property test holds both to that). Only for models whose fields are plain JSON types,
+    So for any document msgspec accepts, the result is the one ``structure`` gives on the
+    standard library's reading of it (a property test holds both to that); orjson's reading
+    differs from both only at its own limits: an integer beyond 64 bits (orjson reads a float,
+    which an int field then refuses) and a number too large for a float (orjson refuses the
+    document; msgspec and ``json`` accept it where it is ignored). Only for models whose fields are plain JSON types,
     optionals, lists of such models and ``dict[str, Any]``; built on first use (importing
     msgspec costs about 15 ms), never with ``MP_ASYNC_JSON=stdlib`` or without msgspec.
     """
@@ -237,5 +242,7 @@ class FastDecoder(Generic[T]):
         except ImportError:
             return
         self._decode = msgspec.json.Decoder(self.cls).decode
-        # RecursionError: a document nested deeper than msgspec goes (json refuses it too).
-        self._errors = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+        # msgspec's DecodeError and ValidationError are ValueErrors, and so is the
+        # UnicodeDecodeError of a body that is not UTF-8; RecursionError: a document nested
+        # deeper than msgspec goes (the converter's path refuses it too).
+        self._errors = (ValueError, RecursionError)

@@ -35,6 +35,9 @@ def check_base_url(name: str, value: object) -> None:
 
 def _origin(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     check_base_url(f"Hosts.{attribute.name}", value)
+    if "?" in value or "#" in value:
+        # Paths are appended to a host's base URL: a query or a fragment would swallow them.
+        raise InvalidRequest(f"Hosts.{attribute.name} must not have a query (?) or a fragment (#)")
 
 
 def _strip_slash(value: str) -> str:

@@ -85,9 +85,10 @@ class Request:
 
     @classmethod
     def prebuilt(cls, method: str, parsed: URL, url: str, **kwargs: Any) -> Request:
-        """A request whose URL its caller built already: ``parsed`` (``url`` is its text, as
-        ``str(parsed)``). The Profile API's ``get_many`` builds millions of URLs that differ only
-        in the MPID; ``URL.build`` from known-safe parts costs a third of parsing each one."""
+        """A request whose URL its caller built already: ``parsed``, which must be what parsing
+        ``url`` gives (``URL(url)``; its text may differ, as a default port or an uppercase
+        host would). The Profile API's ``get_many`` builds millions of URLs that differ only in
+        the MPID; ``URL.build`` from known-safe parts costs a third of parsing each one."""
         request = cls(method, url, **kwargs)
         object.__setattr__(request, "_parsed", parsed)
         return request

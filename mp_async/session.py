@@ -135,14 +135,17 @@ class _Watchdog:
     made and cancelled on every request and every read.
 
     An attempt is its task (a task runs one attempt at a time). One past its end has its task
-    cancelled (as aiohttp's and asyncio's own timeouts do) and is marked ``expired``; the
-    Session turns that cancellation into ``RequestTimeout``, unless the task's owner asked for
-    a cancellation too (Python 3.11+ tells them apart; 3.10 cannot).
+    cancelled (as aiohttp's and asyncio's own timeouts do) and is marked expired; ``timed_out``
+    then tells the Session to raise ``RequestTimeout``, unless the task's owner asked for a
+    cancellation too. Python 3.11+ tells the two apart by the task's count of cancellation
+    requests, taken when the attempt starts (as aiohttp's own timer does); on 3.10 a caller's
+    cancellation in the same loop turn as the timeout is taken for the timeout.
     """
 
     def __init__(self) -> None:
-        self._running: dict[asyncio.Task[Any], float] = {}  # task -> when its attempt must end
-        self._expired: set[asyncio.Task[Any]] = set()
+        # task -> (when its attempt must end, its count of cancellation requests at the start)
+        self._running: dict[asyncio.Task[Any], tuple[float, int]] = {}
+        self._expired: dict[asyncio.Task[Any], int] = {}  # cancelled by us -> that count
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
@@ -160,22 +163,28 @@ class _Watchdog:
                 self._loop, self._timer, self._timer_at = loop, None, math.inf
         assert loop is not None
         ends = loop.time() + seconds
-        self._running[task] = ends
-        if self._expired:  # a mark left by a cancellation that was swallowed: not this attempt's
-            self._expired.discard(task)
+        self._running[task] = (ends, _cancel_requests(task))
         if ends < self._timer_at:
             self._arm(loop, ends)
         return task
 
+    def timed_out(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the cancellation ``task`` is getting is this watchdog's alone: then it is
+        taken back, and the attempt timed out. Asked where the attempt meets its
+        ``CancelledError``, before ``stop``."""
+        baseline = self._expired.pop(task, None)
+        if baseline is None:
+            return False
+        if not _COUNTS_CANCELS:  # Python 3.10: no way to tell the two apart
+            return True
+        return _uncancel(task) <= baseline
+
     def stop(self, task: asyncio.Task[Any]) -> None:
         self._running.pop(task, None)
-
-    def expired(self, task: asyncio.Task[Any]) -> bool:
-        """Whether the watchdog cancelled ``task``'s attempt (asked once: it forgets it)."""
-        if task in self._expired:
-            self._expired.discard(task)
-            return True
-        return False
+        if self._expired and self._expired.pop(task, None) is not None:
+            # Cancelled by us, but the attempt ended otherwise (the cancellation was swallowed
+            # on the way): take our request back, so it is not counted against the task later.
+            _uncancel(task)
 
     def close(self) -> None:
         if self._timer is not None:
@@ -192,10 +201,10 @@ class _Watchdog:
         self._timer, self._timer_at = None, math.inf
         now = loop.time()
         earliest = math.inf
-        for task, ends in list(self._running.items()):
+        for task, (ends, baseline) in list(self._running.items()):
             if ends <= now:
                 del self._running[task]
-                self._expired.add(task)
+                self._expired[task] = baseline
                 task.cancel()
             elif ends < earliest:
                 earliest = ends
@@ -203,15 +212,24 @@ class _Watchdog:
             self._arm(loop, earliest)
 
 
-def _timed_out(watchdog: _Watchdog, task: asyncio.Task[Any]) -> bool:
-    """True when the watchdog's cancellation of ``task`` is the only one it got (and then takes
-    it back); False when the task was not timed out, or its owner cancelled it too."""
-    if not watchdog.expired(task):
-        return False
-    uncancel = getattr(task, "uncancel", None)
-    if uncancel is None:  # Python 3.10: no way to tell the two apart
-        return True
-    return bool(uncancel() == 0)
+#: Python 3.11+ counts a task's cancellation requests (``cancelling``, ``uncancel``).
+_COUNTS_CANCELS = sys.version_info >= (3, 11)
+
+if sys.version_info >= (3, 11):
+
+    def _cancel_requests(task: asyncio.Task[Any]) -> int:
+        return task.cancelling()
+
+    def _uncancel(task: asyncio.Task[Any]) -> int:
+        return task.uncancel()
+
+else:  # pragma: no cover - Python 3.10
+
+    def _cancel_requests(task: asyncio.Task[Any]) -> int:
+        return 0
+
+    def _uncancel(task: asyncio.Task[Any]) -> int:
+        return 0
 
 
 class _Slots:
@@ -251,14 +269,12 @@ class _Slots:
 
 def _connection_slots(client: aiohttp.ClientSession, ours: int | None) -> int | None:
     """How many attempts may be in aiohttp at once without one queueing there for a
-    connection (None: no bound): the pool's size, ours or an injected session's."""
+    connection (None: no bound): the pool's size, ours or an injected session's ``limit``.
+    (An injected pool's ``limit_per_host`` is not one bound for the several hosts the APIs
+    use: time queued for it, or behind other code sharing the pool, counts.)"""
     if ours is not None:
         return ours
-    connector = client.connector
-    limits = [
-        n for n in (getattr(connector, "limit", 0), getattr(connector, "limit_per_host", 0)) if n
-    ]
-    return min(limits) if limits else None
+    return getattr(client.connector, "limit", 0) or None
 
 
 class Session:
@@ -387,6 +403,7 @@ class Session:
                 await asyncio.wait_for(asyncio.shield(drained), _CLOSE_GRACE)
         if not self._in_flight:  # else the attempts still running keep their timeout
             self._watchdog.close()
+        self._credential_bytes.clear()
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -560,7 +577,7 @@ class Session:
         (one that contains another, ``Bearer <token>``, is found only where that one is):
         worked out once per set of headers and secrets (a token goes out thousands of times),
         not on every reply."""
-        key = (sent.secrets, *sent.headers.items())
+        key = (tuple(sent.secrets), *sent.headers.items())
         found = self._credential_bytes.get(key)
         if found is None:
             every = credential_bytes(sent.credentials())
@@ -633,18 +650,20 @@ class Session:
                 async with response_cm as response:
                     body = await response.read()
                     return response.status, response.headers, body
+            except asyncio.CancelledError:
+                if attempt is not None and self._watchdog.timed_out(attempt):
+                    raise RequestTimeout(
+                        f"{request.method} {request.path}: no reply within the timeout of "
+                        f"{seconds:g} s",
+                        method=request.method,
+                        path=request.path,
+                    ) from None
+                raise
             finally:
                 if attempt is not None:
                     self._watchdog.stop(attempt)
                 slots.release()
         except asyncio.CancelledError:
-            if attempt is not None and _timed_out(self._watchdog, attempt):
-                raise RequestTimeout(
-                    f"{request.method} {request.path}: no reply within the timeout of "
-                    f"{seconds:g} s",
-                    method=request.method,
-                    path=request.path,
-                ) from None
             # Closing the pool cancels the requests queued for a connection; to their caller
             # that is the Session closing, not a cancellation of their own.
             if self._closed and not _cancelling():

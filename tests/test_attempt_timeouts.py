@@ -7,6 +7,7 @@ sending and reading the whole reply. Waiting for a free connection does not coun
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -18,7 +19,7 @@ from mp_async import RetryPolicy, Session
 from mp_async.emulator import Emulator
 from mp_async.errors import RequestTimeout
 from mp_async.request import Request
-from mp_async.session import _Slots
+from mp_async.session import _Slots, _Watchdog
 from mp_async.testing import client_for
 
 ONE_TRY = RetryPolicy(max_attempts=1)
@@ -130,6 +131,43 @@ async def test_a_view_timeout_cuts_a_lookup_and_the_client_still_works(
             await mp.profiles.with_options(timeout=0.1).get(mpid)
         mp_emulator.faults.latency = 0.0
         assert (await mp.profiles.get(mpid)).mpid == mpid  # the one connection slot came back
+
+
+async def test_a_task_that_once_swallowed_a_cancellation_still_gets_its_timeout(
+    server: str,
+) -> None:
+    async with Session(timeout=0.2, retry=ONE_TRY) as session:
+
+        async def worker() -> None:
+            me = asyncio.current_task()
+            assert me is not None
+            me.cancel()
+            try:  # user code that swallows a cancellation (on 3.11+ the task keeps counting it)
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                pass
+            await session.send(Request("GET", f"{server}/after?s=30"))
+
+        with pytest.raises(RequestTimeout):
+            await asyncio.wait_for(asyncio.ensure_future(worker()), 10)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="tasks count cancellations from 3.11")
+async def test_a_timeout_swallowed_inside_an_attempt_is_taken_back() -> None:
+    watchdog = _Watchdog()
+
+    async def attempt() -> int:
+        task = watchdog.start(0.01)
+        try:
+            await asyncio.sleep(1)  # cancelled by the watchdog ...
+        except asyncio.CancelledError:
+            pass  # ... and swallowed on the way, as a library might
+        finally:
+            watchdog.stop(task)
+        return task.cancelling()
+
+    assert await asyncio.ensure_future(attempt()) == 0  # not left counted against the task
+    watchdog.close()
 
 
 # --- the slots, alone ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def _speedups_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(2**63), max_value=2**64),
+    st.integers(min_value=-(2**70), max_value=2**70),  # beyond 64 bits too
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=6),
     st.sampled_from(["12", "-7", "1.5", "x"]),
@@ -72,7 +72,7 @@ attribution = st.fixed_dictionaries(
 documents = st.fixed_dictionaries(
     {},
     optional={
-        "mpid": sometimes(st.integers(-(2**63), 2**64 - 1)),
+        "mpid": sometimes(st.integers(-(2**63), 2**64 - 1) | st.integers(2**64, 2**70)),
         "device_identities": sometimes(st.lists(sometimes(identity), max_size=3)),
         "user_identities": sometimes(st.lists(sometimes(identity), max_size=3)),
         "user_attributes": sometimes(st.dictionaries(st.text(max_size=5), values, max_size=4)),
@@ -159,3 +159,26 @@ def test_without_msgspec_or_with_stdlib_json_the_converter_decodes_everything(
     assert FastDecoder(Profile).decode(body) is None
     monkeypatch.delenv("MP_ASYNC_JSON")
     assert FastDecoder(Profile).decode(body) == Profile(mpid=5)
+
+
+def test_a_key_written_with_escapes_is_read_as_the_parser_reads_it() -> None:
+    body = b'{"mpid": 5, "account_user\\u0061ttributes": {"tier": "gold"}}'
+    reply = Response(200, None, body, "GET", "/p")  # type: ignore[arg-type]
+    assert _decode_profile(reply).account_user_attributes == {"tier": "gold"}
+
+
+def test_a_reply_that_is_not_utf8_is_refused_not_raised_raw() -> None:
+    body = b'{"mpid": 1, "user_attributes": {"city": "caf\xe9"}}'
+    assert FastDecoder(Profile).decode(body) is None
+    with pytest.raises(UnexpectedResponse):
+        _decode_profile(Response(200, None, body, "GET", "/p"))  # type: ignore[arg-type]
+
+
+def test_an_integer_rounded_into_a_float_is_not_taken_as_an_id() -> None:
+    # orjson reads an integer beyond 64 bits as a float; an id field refuses it rather than
+    # keep a rounded number. msgspec (and the standard library) read it exactly.
+    with pytest.raises(UnexpectedResponse):
+        structure({"mpid": float(2**64 + 1)}, Profile)
+    assert structure({"mpid": 1.0}, Profile).mpid == 1
+    exact = FastDecoder(Profile).decode(b'{"mpid": 18446744073709551617}')
+    assert exact is not None and exact.mpid == 2**64 + 1

@@ -216,6 +216,13 @@ def test_hosts_refuse_control_characters(url: str) -> None:
         OAuthClientCredentials("id", "secret", token_url=url)
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/p?x=1", "http://127.0.0.1:8080/#top"])
+def test_hosts_refuse_a_query_or_fragment_that_would_swallow_the_paths(url: str) -> None:
+    with pytest.raises(InvalidRequest, match="query") as caught:
+        Hosts.local(url)
+    assert isinstance(caught.value, ValueError)
+
+
 def test_a_trailing_newline_from_an_env_file_is_stripped() -> None:
     assert Hosts.local("http://127.0.0.1:8080\n").api == "http://127.0.0.1:8080"
     oauth = OAuthClientCredentials("id", "secret", token_url="http://127.0.0.1:8080/token\n")

@@ -103,8 +103,9 @@ _fast_profile = FastDecoder(Profile)
 def _decode_profile(response: Response) -> Profile:
     """The reply's ``Profile``: msgspec's way when it takes the reply as it is, else cattrs'."""
     body = response.body
-    # The documented spelling "account_userattributes" is the converter's to translate.
-    if b"account_userattributes" not in body:
+    # The documented spelling "account_userattributes" is the converter's to translate (and a
+    # key can be spelt with \u escapes, which only a parser sees through).
+    if b"account_userattributes" not in body and b"\\u" not in body:
         profile = _fast_profile.decode(body)
         if profile is not None:
             return profile
