@@ -20,7 +20,9 @@ class _Source(Generic[T]):
     """Hands out items one at a time from a sync or async iterable, to many workers."""
 
     def __init__(self, items: Iterable[T] | AsyncIterable[T]) -> None:
-        self._sync = iter(items) if not isinstance(items, AsyncIterable) else None
+        #: The iterator of a sync iterable: workers call ``next`` on it themselves (no
+        #: coroutine per item); ``next()`` is for an async one.
+        self.sync = self._sync = iter(items) if not isinstance(items, AsyncIterable) else None
         self._async = aiter(items) if isinstance(items, AsyncIterable) else None
         self._lock = asyncio.Lock()
 
@@ -58,17 +60,25 @@ class _Channel(Generic[R]):
         self._reader: asyncio.Future[None] | None = None
         self._writers: deque[asyncio.Future[None]] = deque()
 
-    async def put(self, item: R | _Finished) -> None:
+    def push(self, item: R | _Finished) -> bool:
+        """Hand ``item`` to the reader; True when the buffer is over its limit (then the writer
+        awaits ``room()`` before its next item)."""
         self._items.append(item)
         reader = self._reader
         if reader is not None:
             self._reader = None
             if not reader.done():
                 reader.set_result(None)
-        if len(self._items) > self._limit:
-            room = asyncio.get_running_loop().create_future()
-            self._writers.append(room)
-            await room
+        return len(self._items) > self._limit
+
+    async def room(self) -> None:
+        room = asyncio.get_running_loop().create_future()
+        self._writers.append(room)
+        await room
+
+    async def put(self, item: R | _Finished) -> None:
+        if self.push(item):
+            await self.room()
 
     async def take_all(self) -> deque[R | _Finished]:
         if not self._items:
@@ -98,9 +108,14 @@ async def bounded_map(
 
     async def worker() -> None:
         error: Exception | None = None
+        sync = source.sync
         try:
-            while (item := await source.next()) is not _EXHAUSTED:
-                await channel.put(await call(item))
+            while True:
+                item = next(sync, _EXHAUSTED) if sync is not None else await source.next()
+                if item is _EXHAUSTED:
+                    break
+                if channel.push(await call(item)):
+                    await channel.room()
         except Exception as exc:  # re-raised to the reader below
             error = exc
         await channel.put(_Finished(error))

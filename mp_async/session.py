@@ -21,7 +21,7 @@ from typing import Any
 
 import aiohttp
 import attrs
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDictProxy, istr
 
 from .auth.base import AuthStrategy, RefreshableAuth
 from .errors import (
@@ -743,9 +743,12 @@ def _reply_failure(
     return error, Failure(status, retry_after)
 
 
+_PERCENTAGE_USED = istr("X-mp-rate-limit-percentage-used")  # looked up with no case-folding
+
+
 def _percentage_used(headers: CIMultiDictProxy[str]) -> float | None:
     """``X-mp-rate-limit-percentage-used``, mParticle's warning before it throttles."""
-    value = headers.get("X-mp-rate-limit-percentage-used")
+    value = headers.get(_PERCENTAGE_USED)
     if value is None:
         return None
     try:
