@@ -212,9 +212,11 @@ class FastDecoder(Generic[T]):
     standard library's reading of it (a property test holds both to that); orjson's reading
     differs from both only at its own limits: an integer beyond 64 bits (orjson reads a float,
     which an int field then refuses) and a number too large for a float (orjson refuses the
-    document; msgspec and ``json`` accept it where it is ignored). Only for models whose fields are plain JSON types,
-    optionals, lists of such models and ``dict[str, Any]``; built on first use (importing
-    msgspec costs about 15 ms), never with ``MP_ASYNC_JSON=stdlib`` or without msgspec.
+    document; msgspec and ``json`` accept it where it is ignored).
+
+    Only for models whose fields are plain JSON types, optionals, lists of such models and
+    ``dict[str, Any]``. Built on first use (importing msgspec costs about 15 ms); never with
+    ``MP_ASYNC_JSON=stdlib`` or without msgspec.
     """
 
     def __init__(self, cls: type[T]) -> None:

@@ -206,15 +206,6 @@ _BY_STATUS: Mapping[int, type[APIError]] = {
 REDACTED = b"[redacted]"
 
 
-def redact(body: bytes, credentials: Iterable[str]) -> bytes:
-    """``body`` with every credential in ``credentials`` (ones we sent) replaced.
-
-    A server that quotes our Authorization header, a client secret or a signature back in a
-    reply would otherwise put it in an exception message, an excerpt or a log line.
-    """
-    return redact_encoded(body, credential_bytes(credentials))
-
-
 def credential_bytes(credentials: Iterable[str]) -> tuple[bytes, ...]:
     """The credentials worth looking for in a reply, encoded (shorter than 4 characters they
     would match innocent text)."""
@@ -222,7 +213,11 @@ def credential_bytes(credentials: Iterable[str]) -> tuple[bytes, ...]:
 
 
 def redact_encoded(body: bytes, credentials: Iterable[bytes]) -> bytes:
-    """``redact`` with the credentials already encoded by ``credential_bytes``."""
+    """``body`` with every credential (ones we sent, encoded by ``credential_bytes``) replaced.
+
+    A server that quotes our Authorization header, a client secret or a signature back in a
+    reply would otherwise put it in an exception message, an excerpt or a log line.
+    """
     for raw in credentials:
         if raw in body:
             body = body.replace(raw, REDACTED)

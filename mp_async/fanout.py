@@ -22,13 +22,13 @@ class _Source(Generic[T]):
     def __init__(self, items: Iterable[T] | AsyncIterable[T]) -> None:
         #: The iterator of a sync iterable: workers call ``next`` on it themselves (no
         #: coroutine per item); ``next()`` is for an async one.
-        self.sync = self._sync = iter(items) if not isinstance(items, AsyncIterable) else None
+        self.sync = iter(items) if not isinstance(items, AsyncIterable) else None
         self._async = aiter(items) if isinstance(items, AsyncIterable) else None
         self._lock = asyncio.Lock()
 
     async def next(self) -> Any:
-        if self._sync is not None:
-            return next(self._sync, _EXHAUSTED)
+        if self.sync is not None:
+            return next(self.sync, _EXHAUSTED)
         assert self._async is not None
         # An async generator cannot be advanced by two workers at once.
         async with self._lock:

@@ -234,8 +234,8 @@ else:  # pragma: no cover - Python 3.10
 
 class _Slots:
     """Connection slots, first come first served; ``free`` is ``math.inf`` for a pool without
-    a bound. The caller takes a free one itself (no coroutine when one is free, which is almost
-    always: the check costs less than an ``asyncio.Semaphore``'s ``acquire``) or awaits
+    a bound. ``take_nowait()`` takes a free one (no coroutine when one is free, which is almost
+    always: cheaper than an ``asyncio.Semaphore``'s ``acquire``), else the caller awaits
     ``wait()``; every slot taken is given back with ``release()``."""
 
     __slots__ = ("free", "waiters")
@@ -243,6 +243,13 @@ class _Slots:
     def __init__(self, size: float) -> None:
         self.free = size
         self.waiters: deque[asyncio.Future[None]] = deque()
+
+    def take_nowait(self) -> bool:
+        """Take a slot if one is free and nobody is waiting for one already."""
+        if self.free > 0 and not self.waiters:
+            self.free -= 1
+            return True
+        return False
 
     async def wait(self) -> None:
         waiter = asyncio.get_running_loop().create_future()
@@ -627,9 +634,7 @@ class Session:
         assert slots is not None
         attempt: asyncio.Task[Any] | None = None
         try:
-            if slots.free > 0 and not slots.waiters:
-                slots.free -= 1
-            else:
+            if not slots.take_nowait():
                 await slots.wait()
             try:
                 if self._closed:

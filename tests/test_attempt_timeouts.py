@@ -174,10 +174,17 @@ async def test_a_timeout_swallowed_inside_an_attempt_is_taken_back() -> None:
 
 
 async def take(slots: _Slots) -> None:
-    if slots.free > 0 and not slots.waiters:
-        slots.free -= 1
-    else:
+    if not slots.take_nowait():
         await slots.wait()
+
+
+async def one_held_two_queued() -> tuple[_Slots, asyncio.Future[None], asyncio.Future[None]]:
+    slots = _Slots(1)
+    await take(slots)
+    first = asyncio.ensure_future(take(slots))
+    second = asyncio.ensure_future(take(slots))
+    await asyncio.sleep(0)
+    return slots, first, second
 
 
 async def test_slots_are_handed_out_first_come_first_served() -> None:
@@ -200,11 +207,7 @@ async def test_slots_are_handed_out_first_come_first_served() -> None:
 
 
 async def test_a_waiter_cancelled_while_queued_leaves_no_hole() -> None:
-    slots = _Slots(1)
-    await take(slots)
-    first = asyncio.ensure_future(take(slots))
-    second = asyncio.ensure_future(take(slots))
-    await asyncio.sleep(0)
+    slots, first, second = await one_held_two_queued()
     first.cancel()
     await asyncio.sleep(0)
     assert first.cancelled()
@@ -214,11 +217,7 @@ async def test_a_waiter_cancelled_while_queued_leaves_no_hole() -> None:
 
 
 async def test_a_waiter_handed_a_slot_as_it_is_cancelled_passes_it_on() -> None:
-    slots = _Slots(1)
-    await take(slots)
-    first = asyncio.ensure_future(take(slots))
-    second = asyncio.ensure_future(take(slots))
-    await asyncio.sleep(0)
+    slots, first, second = await one_held_two_queued()
     slots.release()  # hands the slot to first ...
     first.cancel()  # ... which is cancelled before it runs
     with pytest.raises(asyncio.CancelledError):
