@@ -175,8 +175,7 @@ class _Watchdog:
         baseline = self._expired.pop(task, None)
         if baseline is None:
             return False
-        if not _COUNTS_CANCELS:  # Python 3.10: no way to tell the two apart
-            return True
+        # On Python 3.10 both counts are 0: no way to tell the two apart, a timeout it is.
         return _uncancel(task) <= baseline
 
     def stop(self, task: asyncio.Task[Any]) -> None:
@@ -212,9 +211,7 @@ class _Watchdog:
             self._arm(loop, earliest)
 
 
-#: Python 3.11+ counts a task's cancellation requests (``cancelling``, ``uncancel``).
-_COUNTS_CANCELS = sys.version_info >= (3, 11)
-
+# Python 3.11+ counts a task's cancellation requests (``cancelling``, ``uncancel``).
 if sys.version_info >= (3, 11):
 
     def _cancel_requests(task: asyncio.Task[Any]) -> int:
