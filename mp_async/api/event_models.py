@@ -913,6 +913,12 @@ def _model_or_mapping(value: Any) -> Any:
 _MODEL_OR_MAPPING = override(unstruct_hook=_model_or_mapping)
 
 
+#: Each typed event class's hook, looked up by the exact class: a dict lookup per event where
+#: the converter's dispatch and an ``isinstance(e, Mapping)`` (an ABC check) cost several
+#: times as much, in the uploader's path.
+_EVENT_JSON: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
+
+
 def _event_hook(
     event_type: str, cls: type[Any], **required: Any
 ) -> Callable[[Any], dict[str, Any]]:
@@ -931,11 +937,24 @@ def _event_hook(
         **parts,
         **required,
     )
-    return lambda event: {"event_type": event_type, "data": data(event)}
+
+    def hook(event: Any) -> dict[str, Any]:
+        return {"event_type": event_type, "data": data(event)}
+
+    _EVENT_JSON[cls] = hook
+    return hook
 
 
 def _events_json(events: tuple[Event, ...]) -> list[Any]:
-    return [e if isinstance(e, Mapping) else converter.unstructure(e) for e in events]
+    hooks = _EVENT_JSON
+    return [
+        hooks[type(e)](e)
+        if type(e) in hooks
+        else e
+        if isinstance(e, Mapping)
+        else converter.unstructure(e)
+        for e in events
+    ]
 
 
 # Optional fields left at their default (None, empty) are left out of the JSON; a required
