@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 from types import UnionType
 from typing import Any, Generic, TypeVar, Union, get_origin
 
+import attrs
 import cattrs
+from cattrs.gen import make_dict_structure_fn, override
 
 from . import _json
 from .errors import UnexpectedResponse, excerpt
@@ -106,7 +108,8 @@ _STRICT: dict[type, Callable[[Any, Any], Any]] = {
 }
 
 # A plain bool or int field would be coerced by cattrs (bool("false") is True, int(1.5) is 1);
-# plain str and float keep cattrs' own hooks, which generated code calls at no extra cost.
+# a plain float keeps cattrs' own hook, which generated code calls at no extra cost; plain str
+# fields of a model get the hook below.
 converter.register_structure_hook(bool, _strict_bool)
 converter.register_structure_hook(int, _strict_int)
 
@@ -137,6 +140,40 @@ def _optional_primitive_hook(tp: Any) -> Callable[[Any, Any], Any]:
 converter.register_structure_hook_factory(
     lambda tp: _optional_primitive(tp) is not None, _optional_primitive_hook
 )
+
+
+def _plain_str_fields(tp: Any) -> dict[str, Any]:
+    """The fields of an attrs class typed plain ``str``, each with its default (or NOTHING)."""
+    if not (isinstance(tp, type) and attrs.has(tp)):
+        return {}
+    attrs.resolve_types(tp)
+    return {f.name: f.default for f in attrs.fields(tp) if f.type is str}
+
+
+def _str_or(default: Any) -> Callable[[Any, Any], str]:
+    def structure_str(value: Any, _: Any) -> str:
+        if type(value) is str:
+            return str(value)
+        if value is None and default is not attrs.NOTHING:
+            return str(default)
+        return _strict_str(value)
+
+    return structure_str
+
+
+def _plain_str_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    # cattrs would read a plain ``str`` field with str(value): a JSON null became the text
+    # "None" and an object its repr. A null takes the field's default where it has one (a
+    # description, an identity's encoding); anything else but a string or a number is a
+    # reply of the wrong shape.
+    fields = _plain_str_fields(tp)
+    overrides: dict[str, Any] = {
+        name: override(struct_hook=_str_or(default)) for name, default in fields.items()
+    }
+    return make_dict_structure_fn(tp, converter, **overrides)
+
+
+converter.register_structure_hook_factory(lambda tp: bool(_plain_str_fields(tp)), _plain_str_hook)
 
 # ISO 8601 as mParticle's APIs write it: "2014-11-14T22:46:38.673" (no zone, meaning UTC),
 # "...Z", "...-04:00", and from 0 to 7 fractional digits, which datetime.fromisoformat

@@ -107,11 +107,22 @@ async def test_a_timestamp_with_an_offset_keeps_it(mocked, groups) -> None:
     assert group.created_on == datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
+async def test_a_null_description_is_the_empty_default_not_the_text_none(mocked, groups) -> None:
+    mocked.get(GROUPS + "household", payload={**STORED, "description": None})
+
+    group = await groups.get("household")
+
+    assert group.description == ""
+
+
 @pytest.mark.parametrize(
     "reply",
     [
         {k: v for k, v in STORED.items() if k != "source_user_attribute"},
         {**STORED, "created_on": "yesterday"},
+        {**STORED, "source_user_attribute": None},
+        {**STORED, "id": {"name": "household"}},
+        {**STORED, "attributes": [{"id": "has_dog", "type": ["boolean_or"]}]},
     ],
 )
 async def test_a_reply_that_is_not_a_group_raises_unexpected_response(

@@ -9,7 +9,7 @@ from yarl import URL
 
 from mp_async import Hosts, InvalidRequest, MParticle, Request, Session, Workspace
 from mp_async.api.mpid import validate_mpid
-from mp_async.api.profiles import Profile, fields_param
+from mp_async.api.profiles import Identity, Profile, fields_param
 from mp_async.auth import OAuthClientCredentials
 from mp_async.converter import converter
 from mp_async.errors import MissingCredentials, UnexpectedResponse
@@ -129,6 +129,33 @@ async def test_profiles_without_oauth_is_a_clear_error(mocked) -> None:
         with pytest.raises(MissingCredentials, match="oauth"):
             await mp.profiles.get(42)
     assert mocked.requests == {}
+
+
+async def test_a_null_identity_encoding_is_the_default_not_the_text_none(token) -> None:
+    identities = [{"type": "email", "value": "a@example.com", "encoding": None}]
+    token.get(
+        f"{PROFILE_URL}?fields={ALL_FIELDS}", payload={"mpid": 42, "user_identities": identities}
+    )
+    async with client() as mp:
+        profile = await mp.profiles.get(42)
+    assert profile.user_identities == (Identity("email", "a@example.com", "none"),)
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"type": None, "value": "x"},
+        {"type": {"t": "email"}, "value": "x"},
+        {"type": "email", "encoding": [1]},
+    ],
+)
+async def test_an_identity_field_of_the_wrong_shape_is_a_typed_error(token, identity) -> None:
+    token.get(
+        f"{PROFILE_URL}?fields={ALL_FIELDS}", payload={"mpid": 42, "user_identities": [identity]}
+    )
+    async with client() as mp:
+        with pytest.raises(UnexpectedResponse, match="expected a string"):
+            await mp.profiles.get(42)
 
 
 @pytest.mark.parametrize("body", [b"[]", b'{"no_mpid": 1}', b'{"mpid": "abc"}', b"", b"{trunc"])
