@@ -151,11 +151,15 @@ def _plain_str_fields(tp: Any) -> dict[str, Any]:
 
 
 def _str_or(default: Any) -> Callable[[Any, Any], str]:
+    # Only a plain string default stands in for a null (a factory or a None default on a
+    # field typed ``str`` is not one: the null is refused there, as for a required field).
+    fallback = default if isinstance(default, str) else None
+
     def structure_str(value: Any, _: Any) -> str:
         if type(value) is str:
             return str(value)
-        if value is None and default is not attrs.NOTHING:
-            return str(default)
+        if value is None and fallback is not None:
+            return fallback
         return _strict_str(value)
 
     return structure_str

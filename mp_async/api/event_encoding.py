@@ -3,7 +3,6 @@ once, and grouped into bulk requests within the documented limits (100 batches, 
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -98,51 +97,23 @@ class EncodedBatch:
         return {**original, "source_request_id": self.source_request_id}
 
 
-class _SourceRequestIds:
-    """``source_request_id`` values: RFC 9562 version 8 UUIDs, unique without a syscall each.
-
-    The first 74 bits are random, drawn once per process (again in a forked child, and in the
-    unreachable case of the counter running out); the last 48 are a counter. The Events API
-    takes any string and deduplicates by it for 30-60 days (JSON Reference, source_request_id),
-    so what matters is that no two batches share one: 74 random bits make a clash between two
-    processes' prefixes about one in 10**11 for a million processes. A random version 4 UUID
-    made per batch (``os.urandom`` then formatting) cost 1.4-2 us a batch here; this costs a
-    tenth of that.
-    """
-
-    _LAST = (1 << 48) - 1
-
-    def __init__(self) -> None:
-        # One tuple, replaced whole: a thread never pairs one prefix with another's counter.
-        self._state: tuple[str, Iterator[int]] = ("", itertools.count())
-        self.renew()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self.renew)
-
-    def renew(self) -> None:
-        """Draw a new random prefix and restart the counter."""
-        digits = os.urandom(10).hex()
-        prefix = (
-            f"{digits[:8]}-{digits[8:12]}-8{digits[12:15]}-"
-            f"{_UUID_VARIANT[digits[15]]}{digits[16:19]}-"
-        )
-        self._state = (prefix, itertools.count())
-
-    def __call__(self) -> str:
-        # next() on itertools.count is atomic in CPython: threads never share a value.
-        prefix, counter = self._state
-        number = next(counter)
-        if number > self._LAST:
-            self.renew()
-            return self()
-        return f"{prefix}{number:012x}"
+def new_source_request_id() -> str:
+    """A fresh random (version 4) UUID, as text."""
+    # str(uuid.uuid4()) builds a UUID object and an int on the way, three times the cost of
+    # this; the uploader pays it once per batch. Drawn from the kernel for every batch, not
+    # a random prefix per process and a counter (a tenth of the cost, tried): a process copied
+    # without Python's fork hooks (uWSGI without py-call-osafterfork, a restored VM or Lambda
+    # snapshot) would repeat the parent's ids, and mParticle would drop the copies' batches as
+    # duplicates.
+    digits = os.urandom(16).hex()
+    return (
+        f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
+        f"{_UUID_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    )
 
 
 # Fetched once: the converter's dispatch on every batch costs about a tenth of the encoding.
 _unstructure_batch = converter.get_unstructure_hook(Batch)
-
-#: A new ``source_request_id`` (a version 8 UUID, as text): see ``_SourceRequestIds``.
-new_source_request_id = _SourceRequestIds()
 
 
 def encode_batch(
