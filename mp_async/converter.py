@@ -157,7 +157,7 @@ def _str_or(default: Any) -> Callable[[Any, Any], str]:
 
     def structure_str(value: Any, _: Any) -> str:
         if type(value) is str:
-            return str(value)
+            return value
         if value is None and fallback is not None:
             return fallback
         return _strict_str(value)

@@ -101,10 +101,10 @@ def new_source_request_id() -> str:
     """A fresh random (version 4) UUID, as text."""
     # str(uuid.uuid4()) builds a UUID object and an int on the way, three times the cost of
     # this; the uploader pays it once per batch. Drawn from the kernel for every batch, not
-    # a random prefix per process and a counter (a tenth of the cost, tried): a process copied
-    # without Python's fork hooks (uWSGI without py-call-osafterfork, a restored VM or Lambda
-    # snapshot) would repeat the parent's ids, and mParticle would drop the copies' batches as
-    # duplicates.
+    # from a random prefix per process and a counter (under a third of the cost, tried): a
+    # process copied without Python's fork hooks (uWSGI without py-call-osafterfork, a
+    # restored VM or Lambda snapshot) would repeat its parent's ids, and mParticle would drop
+    # the copy's batches as duplicates.
     digits = os.urandom(16).hex()
     return (
         f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
@@ -112,7 +112,7 @@ def new_source_request_id() -> str:
     )
 
 
-# Fetched once: the converter's dispatch on every batch costs about a tenth of the encoding.
+# Fetched once rather than found by the converter's dispatch for every batch.
 _unstructure_batch = converter.get_unstructure_hook(Batch)
 
 
