@@ -126,7 +126,7 @@ async def steady_lookups(
 async def test_tokens_expiring_every_two_seconds_never_surface_a_401_to_callers(
     emulator_thread,
 ) -> None:
-    run_seconds = 20.0
+    run_seconds = 12.0  # six lifetimes of each server's tokens
     # One server says its tokens live 2 s (the client refreshes ahead of expiry); the other
     # says 8 hours but drops them after 2 s (the client learns from the 401 and retries).
     honest = emulator_thread(profiles=50, token_lifetime=2.0, faults=Faults(token_delay=0.2))
