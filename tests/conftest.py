@@ -41,7 +41,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
     Each test ends with a full ``gc.collect()`` (below), which walks every object the
     collector tracks: the imported modules of the whole run (hypothesis, the official SDK,
-    FastAPI...) made it cost 80 ms a test, a third of the suite's time on a slow machine.
+    FastAPI...) made it cost 80 ms a test, nearly half the suite's time on a slow machine.
     Objects made before the first test cannot be a test's leak; whatever a test makes is still
     collected, and its ResourceWarning still fails the test.
     """
